@@ -1,0 +1,101 @@
+// Package etcdserver runs an embedded single-member etcd server, the
+// coordinator's default store when no external cluster is configured.
+package etcdserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// Config configures the embedded server.
+type Config struct {
+	// DataDir holds etcd's data; it survives restarts.
+	DataDir string
+	// ClientURL is where etcd listens for clients, e.g.
+	// "http://127.0.0.1:2379"; port 0 picks a free port.
+	ClientURL string
+	// PeerURL is the (unused, single-member) peer URL; port 0 is fine.
+	PeerURL string
+	// StartTimeout bounds waiting for the server to be ready.
+	StartTimeout time.Duration
+}
+
+// Server is a running embedded etcd.
+type Server struct {
+	etcd *embed.Etcd
+}
+
+// Start starts the server and waits until it serves requests.
+func Start(ctx context.Context, cfg Config, logger *zap.Logger) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("embedded etcd: data dir is required")
+	}
+	if cfg.ClientURL == "" {
+		cfg.ClientURL = "http://127.0.0.1:0"
+	}
+	if cfg.PeerURL == "" {
+		cfg.PeerURL = "http://127.0.0.1:0"
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	curl, err := url.Parse(cfg.ClientURL)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd: client url %q: %w", cfg.ClientURL, err)
+	}
+	purl, err := url.Parse(cfg.PeerURL)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd: peer url %q: %w", cfg.PeerURL, err)
+	}
+	ec := embed.NewConfig()
+	ec.Name = "gantry"
+	ec.Dir = cfg.DataDir
+	ec.ListenClientUrls = []url.URL{*curl}
+	ec.AdvertiseClientUrls = []url.URL{*curl}
+	ec.ListenPeerUrls = []url.URL{*purl}
+	ec.AdvertisePeerUrls = []url.URL{*purl}
+	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	// A run with many jobs is written in one transaction; the default of
+	// 128 operations would cap runs at about 120 jobs.
+	ec.MaxTxnOps = 10000
+	ec.MaxRequestBytes = 8 << 20
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(logger.Named("etcd").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
+	ec.LogLevel = "warn"
+
+	e, err := embed.StartEtcd(ec)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd: start in %s: %w", cfg.DataDir, err)
+	}
+	timer := time.NewTimer(cfg.StartTimeout)
+	defer timer.Stop()
+	select {
+	case <-e.Server.ReadyNotify():
+		return &Server{etcd: e}, nil
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	case <-timer.C:
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd: not ready after %s", cfg.StartTimeout)
+	case <-ctx.Done():
+		e.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// Endpoint returns the address clients dial.
+func (s *Server) Endpoint() string {
+	return s.etcd.Clients[0].Addr().String()
+}
+
+// Err reports fatal server errors.
+func (s *Server) Err() <-chan error { return s.etcd.Err() }
+
+// Close stops the server.
+func (s *Server) Close() { s.etcd.Close() }

@@ -1,0 +1,168 @@
+// Package model holds the coordinator's domain types (runs, jobs, runners)
+// and the pure rules that move a run forward. It knows nothing about etcd or
+// gRPC: the store persists these types and the API converts them.
+package model
+
+import (
+	"slices"
+	"time"
+)
+
+// RunStatus is the state of a run.
+type RunStatus string
+
+// Run statuses.
+const (
+	RunPending  RunStatus = "pending"
+	RunRunning  RunStatus = "running"
+	RunSuccess  RunStatus = "success"
+	RunFailed   RunStatus = "failed"
+	RunCanceled RunStatus = "canceled"
+)
+
+// Terminal reports whether the run has ended.
+func (s RunStatus) Terminal() bool {
+	return s == RunSuccess || s == RunFailed || s == RunCanceled
+}
+
+// JobStatus is the state of a job's current attempt.
+type JobStatus string
+
+// Job statuses.
+const (
+	JobCreated  JobStatus = "created"
+	JobPending  JobStatus = "pending"
+	JobLeased   JobStatus = "leased"
+	JobRunning  JobStatus = "running"
+	JobSuccess  JobStatus = "success"
+	JobFailed   JobStatus = "failed"
+	JobCanceled JobStatus = "canceled"
+	JobSkipped  JobStatus = "skipped"
+)
+
+// Terminal reports whether the job has ended.
+func (s JobStatus) Terminal() bool {
+	switch s {
+	case JobSuccess, JobFailed, JobCanceled, JobSkipped:
+		return true
+	}
+	return false
+}
+
+// Active reports whether a runner holds the job.
+func (s JobStatus) Active() bool { return s == JobLeased || s == JobRunning }
+
+// FailureReason says why a job did not succeed.
+type FailureReason string
+
+// Failure reasons.
+const (
+	ReasonNone               FailureReason = ""
+	ReasonScriptFailure      FailureReason = "script_failure"
+	ReasonRunnerSystem       FailureReason = "runner_system_failure"
+	ReasonImagePull          FailureReason = "image_pull_failure"
+	ReasonTimeout            FailureReason = "job_execution_timeout"
+	ReasonCanceled           FailureReason = "canceled"
+	ReasonLeaseExpired       FailureReason = "lease_expired"
+	ReasonUndeliveredLease   FailureReason = "lease_not_delivered"
+	ReasonStaleRunnerSession FailureReason = "runner_lost_job"
+)
+
+// Run is one submitted pipeline.
+type Run struct {
+	ID           int64     `json:"id"`
+	Status       RunStatus `json:"status"`
+	Ref          string    `json:"ref,omitempty"`
+	SHA          string    `json:"sha,omitempty"`
+	Submitter    string    `json:"submitter,omitempty"`
+	ProjectName  string    `json:"project_name"`
+	PipelinePath string    `json:"pipeline_path"`
+	Stages       []string  `json:"stages"`
+	JobIDs       []int64   `json:"job_ids"`
+	// SourceDigest names the source archive blob (sha256 hex), or "".
+	SourceDigest string    `json:"source_digest,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	StartedAt    time.Time `json:"started_at,omitzero"`
+	FinishedAt   time.Time `json:"finished_at,omitzero"`
+	// CancelRequested is set when a user cancels the run.
+	CancelRequested bool `json:"cancel_requested,omitempty"`
+}
+
+// Attempt is the record of one lease of a job.
+type Attempt struct {
+	Epoch          int64         `json:"epoch"`
+	RunnerID       string        `json:"runner_id"`
+	RunnerName     string        `json:"runner_name,omitempty"`
+	Status         JobStatus     `json:"status"`
+	FailureReason  FailureReason `json:"failure_reason,omitempty"`
+	FailureMessage string        `json:"failure_message,omitempty"`
+	LeasedAt       time.Time     `json:"leased_at"`
+	EndedAt        time.Time     `json:"ended_at,omitzero"`
+}
+
+// Job is one job of a run.
+type Job struct {
+	ID           int64     `json:"id"`
+	RunID        int64     `json:"run_id"`
+	Name         string    `json:"name"`
+	Stage        string    `json:"stage"`
+	StageIndex   int       `json:"stage_index"`
+	Status       JobStatus `json:"status"`
+	Tags         []string  `json:"tags,omitempty"`
+	AllowFailure bool      `json:"allow_failure,omitempty"`
+	Image        string    `json:"image,omitempty"`
+	// Spec is the job's execution spec (protojson of gantry.v1.JobSpec),
+	// opaque to the store and the scheduling rules.
+	Spec []byte `json:"spec"`
+
+	// Epoch is the current attempt number: bumped on every lease, carried
+	// by everything a runner says about the job.
+	Epoch      int64  `json:"epoch"`
+	RunnerID   string `json:"runner_id,omitempty"`
+	RunnerName string `json:"runner_name,omitempty"`
+	// SessionLease is the etcd lease of the runner session holding the
+	// job; the job's lease key is bound to it, so it disappears when the
+	// session stops being renewed.
+	SessionLease int64 `json:"session_lease,omitempty"`
+
+	FailureReason  FailureReason `json:"failure_reason,omitempty"`
+	FailureMessage string        `json:"failure_message,omitempty"`
+	ExitCode       int           `json:"exit_code"`
+	LogSize        int64         `json:"log_size,omitempty"`
+
+	CreatedAt  time.Time `json:"created_at"`
+	QueuedAt   time.Time `json:"queued_at,omitzero"`
+	LeasedAt   time.Time `json:"leased_at,omitzero"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// Runner is a registered runner agent.
+type Runner struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Tags         []string  `json:"tags,omitempty"`
+	RunUntagged  bool      `json:"run_untagged"`
+	Capacity     int       `json:"capacity,omitempty"`
+	Version      string    `json:"version,omitempty"`
+	RegisteredAt time.Time `json:"registered_at"`
+	LastSeenAt   time.Time `json:"last_seen_at,omitzero"`
+}
+
+// CanRun reports whether a runner with tags and runUntagged may take a job
+// with jobTags: the runner must carry every tag of the job, and a job
+// without tags goes only to runners that accept untagged jobs (GitLab's
+// rule).
+func CanRun(runnerTags []string, runUntagged bool, jobTags []string) bool {
+	if len(jobTags) == 0 {
+		return runUntagged
+	}
+	for _, t := range jobTags {
+		if !slices.Contains(runnerTags, t) {
+			return false
+		}
+	}
+	return true
+}

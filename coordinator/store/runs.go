@@ -1,0 +1,298 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gantry-ci/gantry/coordinator/model"
+)
+
+// RunState is a run and its jobs as read at one etcd revision.
+type RunState struct {
+	Run  *model.Run
+	Jobs []*model.Job
+	// Revision is the etcd revision the state was read at.
+	Revision int64
+
+	runRev int64
+	orig   map[int64][]byte // job id -> encoded job as read
+}
+
+// Job returns the run's job with the given id, or nil.
+func (rs *RunState) Job(id int64) *model.Job {
+	for _, j := range rs.Jobs {
+		if j.ID == id {
+			return j
+		}
+	}
+	return nil
+}
+
+// JobByName returns the run's job with the given name, or nil.
+func (rs *RunState) JobByName(name string) *model.Job {
+	for _, j := range rs.Jobs {
+		if j.Name == name {
+			return j
+		}
+	}
+	return nil
+}
+
+// CreateRun allocates a run id and n job ids, lets build fill in the run
+// and its jobs, and stores them all in one transaction. Jobs that build
+// leaves pending are queued.
+func (s *Store) CreateRun(ctx context.Context, n int, build func(runID int64, jobIDs []int64) (*model.Run, []*model.Job, error)) (*RunState, error) {
+	for range maxAttempts {
+		resp, err := s.txn(ctx).Then(
+			clientv3.OpGet(s.k.counter("run")),
+			clientv3.OpGet(s.k.counter("job")),
+		).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("read id counters: %w", err)
+		}
+		lastRun, runRev, err := counterValue(resp.Responses[0].GetResponseRange())
+		if err != nil {
+			return nil, err
+		}
+		lastJob, jobRev, err := counterValue(resp.Responses[1].GetResponseRange())
+		if err != nil {
+			return nil, err
+		}
+		runID := lastRun + 1
+		jobIDs := make([]int64, n)
+		for i := range jobIDs {
+			jobIDs[i] = lastJob + 1 + int64(i)
+		}
+		run, jobs, err := build(runID, jobIDs)
+		if err != nil {
+			return nil, err
+		}
+		ops := []clientv3.Op{
+			clientv3.OpPut(s.k.counter("run"), strconv.FormatInt(runID, 10)),
+			clientv3.OpPut(s.k.counter("job"), strconv.FormatInt(lastJob+int64(n), 10)),
+			clientv3.OpPut(s.k.run(runID), mustJSON(run)),
+		}
+		if !run.Status.Terminal() {
+			ops = append(ops, clientv3.OpPut(s.k.active(runID), ""))
+		}
+		for _, j := range jobs {
+			ops = append(ops,
+				clientv3.OpPut(s.k.job(runID, j.ID), mustJSON(j)),
+				clientv3.OpPut(s.k.jobIndex(j.ID), strconv.FormatInt(runID, 10)))
+			if j.Status == model.JobPending {
+				ops = append(ops, clientv3.OpPut(s.k.queued(j.ID), mustJSON(QueueEntry{RunID: runID, Tags: j.Tags})))
+			}
+		}
+		tr, err := s.txn(ctx).If(
+			clientv3.Compare(clientv3.ModRevision(s.k.counter("run")), "=", runRev),
+			clientv3.Compare(clientv3.ModRevision(s.k.counter("job")), "=", jobRev),
+		).Then(ops...).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("create run %d: %w", runID, err)
+		}
+		if tr.Succeeded {
+			return &RunState{Run: run, Jobs: jobs, Revision: tr.Header.Revision}, nil
+		}
+	}
+	return nil, fmt.Errorf("create run: %w", ErrConflict)
+}
+
+func counterValue(r *etcdserverpb.RangeResponse) (int64, int64, error) {
+	if len(r.Kvs) == 0 {
+		return 0, 0, nil
+	}
+	v, err := strconv.ParseInt(string(r.Kvs[0].Value), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("counter %s: %w", r.Kvs[0].Key, err)
+	}
+	return v, r.Kvs[0].ModRevision, nil
+}
+
+// GetRun reads a run and its jobs at one revision.
+func (s *Store) GetRun(ctx context.Context, id int64) (*RunState, error) {
+	return s.getRun(ctx, id, 0)
+}
+
+// GetRunAt reads a run and its jobs at revision rev (0 means latest).
+func (s *Store) GetRunAt(ctx context.Context, id, rev int64) (*RunState, error) {
+	return s.getRun(ctx, id, rev)
+}
+
+func (s *Store) getRun(ctx context.Context, id, rev int64) (*RunState, error) {
+	var opts []clientv3.OpOption
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	resp, err := s.txn(ctx).Then(
+		clientv3.OpGet(s.k.run(id), opts...),
+		clientv3.OpGet(s.k.jobs(id), append(opts, clientv3.WithPrefix())...),
+	).Commit()
+	if err != nil {
+		return nil, fmt.Errorf("get run %d: %w", id, err)
+	}
+	runResp := resp.Responses[0].GetResponseRange()
+	if len(runResp.Kvs) == 0 {
+		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	run, err := decode[model.Run](runResp.Kvs[0].Value, "run")
+	if err != nil {
+		return nil, err
+	}
+	rs := &RunState{Run: run, Revision: resp.Header.Revision, runRev: runResp.Kvs[0].ModRevision, orig: map[int64][]byte{}}
+	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
+		j, err := decode[model.Job](kv.Value, "job")
+		if err != nil {
+			return nil, err
+		}
+		rs.Jobs = append(rs.Jobs, j)
+		rs.orig[j.ID] = kv.Value
+	}
+	return rs, nil
+}
+
+// UpdateRun reads the run, lets fn change it and its jobs, and writes what
+// changed in one transaction guarded by the run's revision, maintaining the
+// queue, lease and active-run indexes. On a lost race it re-reads and calls
+// fn again, so fn must decide from the state it is given only. An error
+// from fn aborts the update and is returned as is.
+func (s *Store) UpdateRun(ctx context.Context, id int64, fn func(*RunState) error) (*RunState, error) {
+	for range maxAttempts {
+		rs, err := s.GetRun(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		wasActive := !rs.Run.Status.Terminal()
+		before := map[int64]model.Job{}
+		for _, j := range rs.Jobs {
+			before[j.ID] = *j
+		}
+		if err := fn(rs); err != nil {
+			return rs, err
+		}
+		ops := []clientv3.Op{clientv3.OpPut(s.k.run(id), mustJSON(rs.Run))}
+		if isActive := !rs.Run.Status.Terminal(); isActive != wasActive {
+			if isActive {
+				ops = append(ops, clientv3.OpPut(s.k.active(id), ""))
+			} else {
+				ops = append(ops, clientv3.OpDelete(s.k.active(id)))
+			}
+		}
+		for _, j := range rs.Jobs {
+			enc := []byte(mustJSON(j))
+			if bytes.Equal(enc, rs.orig[j.ID]) {
+				continue
+			}
+			ops = append(ops, clientv3.OpPut(s.k.job(id, j.ID), string(enc)))
+			ops = append(ops, s.indexOps(id, before[j.ID], j)...)
+		}
+		tr, err := s.txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(s.k.run(id)), "=", rs.runRev)).
+			Then(ops...).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("update run %d: %w", id, err)
+		}
+		if tr.Succeeded {
+			rs.Revision = tr.Header.Revision
+			rs.runRev = tr.Header.Revision
+			return rs, nil
+		}
+	}
+	return nil, fmt.Errorf("update run %d: %w", id, ErrConflict)
+}
+
+// indexOps returns the queue and lease index changes for a job that went
+// from before to after.
+func (s *Store) indexOps(runID int64, before model.Job, after *model.Job) []clientv3.Op {
+	var ops []clientv3.Op
+	wasQueued, isQueued := before.Status == model.JobPending, after.Status == model.JobPending
+	switch {
+	case isQueued && !wasQueued:
+		ops = append(ops, clientv3.OpPut(s.k.queued(after.ID), mustJSON(QueueEntry{RunID: runID, Tags: after.Tags})))
+	case wasQueued && !isQueued:
+		ops = append(ops, clientv3.OpDelete(s.k.queued(after.ID)))
+	}
+	wasHeld, isHeld := before.Status.Active(), after.Status.Active()
+	leaseChanged := before.Epoch != after.Epoch || before.RunnerID != after.RunnerID || before.SessionLease != after.SessionLease
+	switch {
+	case isHeld && (!wasHeld || leaseChanged):
+		var opts []clientv3.OpOption
+		if after.SessionLease != 0 {
+			opts = append(opts, clientv3.WithLease(clientv3.LeaseID(after.SessionLease)))
+		}
+		ops = append(ops, clientv3.OpPut(s.k.lease(after.ID),
+			mustJSON(LeaseEntry{RunID: runID, RunnerID: after.RunnerID, Epoch: after.Epoch}), opts...))
+	case wasHeld && !isHeld:
+		ops = append(ops, clientv3.OpDelete(s.k.lease(after.ID)))
+	}
+	return ops
+}
+
+// ListRuns returns up to limit runs, newest first, with ids below beforeID
+// (0 means from the newest).
+func (s *Store) ListRuns(ctx context.Context, limit int, beforeID int64) ([]*model.Run, error) {
+	end := clientv3.GetPrefixRangeEnd(s.k.runs())
+	if beforeID > 0 {
+		end = s.k.run(beforeID)
+	}
+	resp, err := s.cli.Get(ctx, s.k.runs(), clientv3.WithRange(end),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	runs := make([]*model.Run, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		r, err := decode[model.Run](kv.Value, "run")
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+// ActiveRunIDs returns the ids of runs that have not ended.
+func (s *Store) ActiveRunIDs(ctx context.Context) ([]int64, error) {
+	resp, err := s.cli.Get(ctx, s.k.activeRuns(), clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, fmt.Errorf("list active runs: %w", err)
+	}
+	ids := make([]int64, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		id, err := idFromKey(string(kv.Key))
+		if err != nil {
+			return nil, fmt.Errorf("active run key %q: %w", kv.Key, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// WatchRun returns a channel that receives the revision of every change to
+// the run (each job change rewrites the run record), starting after rev.
+// The channel closes when ctx ends or the watch fails; callers re-read with
+// GetRunAt.
+func (s *Store) WatchRun(ctx context.Context, id, rev int64) <-chan int64 {
+	out := make(chan int64, 1)
+	wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.k.run(id), clientv3.WithRev(rev+1))
+	go func() {
+		defer close(out)
+		for resp := range wch {
+			if resp.Err() != nil {
+				return
+			}
+			for _, ev := range resp.Events {
+				select {
+				case out <- ev.Kv.ModRevision:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}

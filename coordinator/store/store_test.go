@@ -1,0 +1,217 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/gantry-ci/gantry/coordinator/etcdserver/etcdtest"
+	"github.com/gantry-ci/gantry/coordinator/model"
+	"github.com/gantry-ci/gantry/coordinator/store"
+)
+
+func newStore(t *testing.T) *store.Store {
+	return store.New(etcdtest.New(t), "", zaptest.NewLogger(t))
+}
+
+func createRun(t *testing.T, s *store.Store, stages ...int) *store.RunState {
+	t.Helper()
+	rs, err := s.CreateRun(context.Background(), len(stages), func(runID int64, ids []int64) (*model.Run, []*model.Job, error) {
+		run := &model.Run{ID: runID, Status: model.RunPending, JobIDs: ids, CreatedAt: time.Now()}
+		var jobs []*model.Job
+		for i, id := range ids {
+			jobs = append(jobs, &model.Job{ID: id, RunID: runID, Name: "job" + string(rune('a'+i)), StageIndex: stages[i], Status: model.JobCreated, Tags: []string{"docker"}})
+		}
+		model.Advance(run, jobs, time.Now())
+		return run, jobs, nil
+	})
+	if err != nil {
+		t.Fatalf("CreateRun: %v", err)
+	}
+	return rs
+}
+
+func TestCreateAndGetRun(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	first := createRun(t, s, 0, 1)
+	second := createRun(t, s, 0)
+	if first.Run.ID != 1 || second.Run.ID != 2 {
+		t.Fatalf("run ids %d, %d; want 1, 2", first.Run.ID, second.Run.ID)
+	}
+	if got := second.Jobs[0].ID; got != 3 {
+		t.Fatalf("second run's job id %d, want 3 (ids are global)", got)
+	}
+	rs, err := s.GetRun(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.Jobs) != 2 || rs.Jobs[0].Status != model.JobPending || rs.Jobs[1].Status != model.JobCreated {
+		t.Fatalf("unexpected jobs: %+v", rs.Jobs)
+	}
+	runID, err := s.RunIDForJob(ctx, 3)
+	if err != nil || runID != 2 {
+		t.Fatalf("RunIDForJob(3) = %d, %v", runID, err)
+	}
+	if _, err := s.GetRun(ctx, 99); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetRun(99) err = %v, want ErrNotFound", err)
+	}
+	q, _, err := s.QueueSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 2 || q[0].JobID != 1 || q[1].JobID != 3 || q[0].Tags[0] != "docker" {
+		t.Fatalf("queue = %+v, want jobs 1 and 3", q)
+	}
+	runs, err := s.ListRuns(ctx, 10, 0)
+	if err != nil || len(runs) != 2 || runs[0].ID != 2 {
+		t.Fatalf("ListRuns = %v, %v", runs, err)
+	}
+	runs, err = s.ListRuns(ctx, 10, 2)
+	if err != nil || len(runs) != 1 || runs[0].ID != 1 {
+		t.Fatalf("ListRuns before 2 = %v, %v", runs, err)
+	}
+	active, err := s.ActiveRunIDs(ctx)
+	if err != nil || len(active) != 2 {
+		t.Fatalf("ActiveRunIDs = %v, %v", active, err)
+	}
+}
+
+func TestUpdateRunMaintainsIndexes(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	rs := createRun(t, s, 0)
+	jobID := rs.Jobs[0].ID
+	lease, err := s.GrantSessionLease(ctx, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.UpdateRun(ctx, rs.Run.ID, func(rs *store.RunState) error {
+		j := rs.Job(jobID)
+		j.Status, j.Epoch, j.RunnerID, j.SessionLease = model.JobLeased, 1, "r1", lease
+		model.Advance(rs.Run, rs.Jobs, time.Now())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _, _ := s.QueueSnapshot(ctx)
+	if len(q) != 0 {
+		t.Fatalf("leased job still queued: %+v", q)
+	}
+	leases, _, _ := s.Leases(ctx)
+	if len(leases) != 1 || leases[0].RunnerID != "r1" || leases[0].Epoch != 1 {
+		t.Fatalf("leases = %+v", leases)
+	}
+	// The lease key is bound to the session: revoking it deletes the key.
+	if err := s.RevokeSessionLease(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	leases, _, _ = s.Leases(ctx)
+	if len(leases) != 0 {
+		t.Fatalf("lease key survived its session: %+v", leases)
+	}
+	_, err = s.UpdateRun(ctx, rs.Run.ID, func(rs *store.RunState) error {
+		rs.Job(jobID).Status = model.JobSuccess
+		model.Advance(rs.Run, rs.Jobs, time.Now())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	active, _ := s.ActiveRunIDs(ctx)
+	if len(active) != 0 {
+		t.Fatalf("ended run still active: %v", active)
+	}
+}
+
+// Concurrent transitions of the same job: exactly one wins.
+func TestUpdateRunSerialisesTransitions(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	rs := createRun(t, s, 0)
+	jobID := rs.Jobs[0].ID
+	errTaken := errors.New("taken")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	winners := 0
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UpdateRun(ctx, rs.Run.ID, func(rs *store.RunState) error {
+				j := rs.Job(jobID)
+				if j.Status != model.JobPending {
+					return errTaken
+				}
+				j.Status, j.Epoch, j.RunnerID = model.JobLeased, j.Epoch+1, string(rune('a'+i))
+				return nil
+			})
+			if err == nil {
+				mu.Lock()
+				winners++
+				mu.Unlock()
+			} else if !errors.Is(err, errTaken) {
+				t.Errorf("UpdateRun: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if winners != 1 {
+		t.Fatalf("%d goroutines leased the job, want exactly 1", winners)
+	}
+	got, _ := s.GetRun(ctx, rs.Run.ID)
+	if got.Jobs[0].Epoch != 1 {
+		t.Fatalf("epoch %d, want 1", got.Jobs[0].Epoch)
+	}
+}
+
+func TestRunners(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	r := &model.Runner{ID: "r1", Name: "builder", Tags: []string{"docker"}}
+	if err := s.CreateRunner(ctx, r, "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateRunner(ctx, r, "other"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate runner id: err %v", err)
+	}
+	got, err := s.RunnerByToken(ctx, "secret")
+	if err != nil || got.Name != "builder" {
+		t.Fatalf("RunnerByToken = %+v, %v", got, err)
+	}
+	if _, err := s.RunnerByToken(ctx, "wrong"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown token: err %v", err)
+	}
+	all, err := s.ListRunners(ctx)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("ListRunners = %v, %v", all, err)
+	}
+}
+
+func TestWatchRunSeesJobChanges(t *testing.T) {
+	s := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rs := createRun(t, s, 0)
+	ch := s.WatchRun(ctx, rs.Run.ID, rs.Revision)
+	upd, err := s.UpdateRun(ctx, rs.Run.ID, func(rs *store.RunState) error {
+		rs.Jobs[0].Status = model.JobRunning
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case rev := <-ch:
+		if rev != upd.Revision {
+			t.Fatalf("watch revision %d, want %d", rev, upd.Revision)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no watch event")
+	}
+}

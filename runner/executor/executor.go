@@ -1,0 +1,152 @@
+// Package executor defines how a runner executes one job attempt: the job
+// description an executor receives, the outcome it reports, and the small
+// interface every executor (docker, shell) implements.
+//
+// Executors know nothing about gRPC or the coordinator: the runner's agent
+// converts a lease into a Job, hands the executor a log writer, and turns
+// the Result into a completion report.
+package executor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Executor runs one job attempt to its end.
+//
+// Run blocks until the job has finished and everything the executor created
+// for it (containers, networks, volumes, work directories) has been removed,
+// including on failure, timeout and cancellation.
+//
+// Cancellation: when ctx is cancelled the executor stops the script
+// (SIGTERM, then SIGKILL after Job.CancelGrace), still runs after_script,
+// cleans up, and returns a Result with Outcome OutcomeCanceled.
+//
+// Run returns a non-nil error only when it could not report an outcome at
+// all; every expected failure (script failure, timeout, missing image,
+// Docker errors) is reported in the Result.
+type Executor interface {
+	Run(ctx context.Context, job *Job, log io.Writer) (Result, error)
+}
+
+// Job is everything an executor needs to run one attempt of a job.
+type Job struct {
+	// ID and Epoch identify the attempt; executors use them to name and
+	// label what they create so leftovers can be found and removed.
+	ID    int64
+	Epoch int64
+	RunID int64
+	Name  string
+	Stage string
+	// ProjectName names the workspace directory (/builds/<ProjectName>).
+	ProjectName string
+
+	Image    Image
+	Services []Service
+
+	BeforeScript []string
+	Script       []string
+	AfterScript  []string
+
+	// Variables are exported to the script, services and after_script, in
+	// order; later entries override earlier ones with the same key.
+	Variables []Variable
+
+	// Timeout bounds before_script+script; zero means no timeout.
+	Timeout time.Duration
+	// CancelGrace is how long a cancelled or timed-out script gets between
+	// SIGTERM and SIGKILL. Zero means the executor's default.
+	CancelGrace time.Duration
+	// AfterScriptTimeout bounds after_script; zero means 5 minutes (as GitLab).
+	AfterScriptTimeout time.Duration
+
+	// Source opens the job's source archive (a gzip-compressed tar). It may
+	// be nil when the job has no source. It is called at most once.
+	Source func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Image is the container image a job runs in.
+type Image struct {
+	Name string
+	// Entrypoint overrides the image's ENTRYPOINT when EntrypointSet is
+	// true; an empty Entrypoint with EntrypointSet clears it (GitLab's
+	// `entrypoint: [""]`).
+	Entrypoint    []string
+	EntrypointSet bool
+}
+
+// Service is a container started beside the job container and reachable
+// from it by its aliases.
+type Service struct {
+	Name string
+	// Alias is an extra hostname for the service; it is reachable under
+	// the names derived from Name as well (see docker executor).
+	Alias         string
+	Entrypoint    []string
+	EntrypointSet bool
+	Command       []string
+	Variables     []Variable
+}
+
+// Variable is one environment variable.
+type Variable struct {
+	Key   string
+	Value string
+}
+
+// Outcome is how a job attempt ended.
+type Outcome int
+
+// Outcomes an executor reports.
+const (
+	// OutcomeSuccess means every script command succeeded.
+	OutcomeSuccess Outcome = iota + 1
+	// OutcomeScriptFailure means the script exited non-zero (ExitCode).
+	OutcomeScriptFailure
+	// OutcomeTimeout means the script ran past Job.Timeout and was stopped.
+	OutcomeTimeout
+	// OutcomeCanceled means ctx was cancelled and the script was stopped.
+	OutcomeCanceled
+	// OutcomeImagePullFailure means the job or a service image was
+	// missing locally and could not be pulled.
+	OutcomeImagePullFailure
+	// OutcomeSystemFailure means the executor itself failed (Docker
+	// daemon errors, workspace errors...): not the script's fault.
+	OutcomeSystemFailure
+)
+
+// String returns the outcome's name, for logs.
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeSuccess:
+		return "success"
+	case OutcomeScriptFailure:
+		return "script_failure"
+	case OutcomeTimeout:
+		return "timeout"
+	case OutcomeCanceled:
+		return "canceled"
+	case OutcomeImagePullFailure:
+		return "image_pull_failure"
+	case OutcomeSystemFailure:
+		return "system_failure"
+	default:
+		return "unknown"
+	}
+}
+
+// Result is the outcome of a job attempt.
+type Result struct {
+	Outcome Outcome
+	// ExitCode of the script (0 on success, -1 when it never ran).
+	ExitCode int
+	// Message explains a failure in words a user can act on, e.g.
+	// `image "foo:1" not found locally and pull failed: ...`.
+	Message string
+}
+
+// ErrInvalidJob is returned (wrapped) when a Job cannot be run as given,
+// e.g. it has no script.
+var ErrInvalidJob = errors.New("invalid job")
