@@ -212,7 +212,12 @@ func (s *Store) indexOps(runID int64, before model.Job, after *model.Job) []clie
 	wasQueued, isQueued := before.Status == model.JobPending, after.Status == model.JobPending
 	switch {
 	case isQueued && !wasQueued:
-		ops = append(ops, clientv3.OpPut(s.k.queued(after.ID), mustJSON(QueueEntry{RunID: runID, Tags: after.Tags})))
+		// A retry goes to the front of the queue.
+		prio := 0
+		if len(after.Attempts) > 0 {
+			prio = 1
+		}
+		ops = append(ops, clientv3.OpPut(s.k.queued(after.ID), mustJSON(QueueEntry{RunID: runID, Tags: after.Tags, Priority: prio})))
 	case wasQueued && !isQueued:
 		ops = append(ops, clientv3.OpDelete(s.k.queued(after.ID)))
 	}

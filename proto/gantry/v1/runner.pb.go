@@ -285,8 +285,10 @@ func (x *RunnerHello) GetName() string {
 
 // RunnerHeartbeat renews the runner's leases.
 type RunnerHeartbeat struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Active        []*ActiveLease         `protobuf:"bytes,1,rep,name=active,proto3" json:"active,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Active []*ActiveLease         `protobuf:"bytes,1,rep,name=active,proto3" json:"active,omitempty"`
+	// A draining runner finishes its jobs and takes no new ones.
+	Draining      bool `protobuf:"varint,2,opt,name=draining,proto3" json:"draining,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -326,6 +328,13 @@ func (x *RunnerHeartbeat) GetActive() []*ActiveLease {
 		return x.Active
 	}
 	return nil
+}
+
+func (x *RunnerHeartbeat) GetDraining() bool {
+	if x != nil {
+		return x.Draining
+	}
+	return false
 }
 
 type ConnectRequest struct {
@@ -1150,9 +1159,10 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\bcapacity\x18\x03 \x01(\x05R\bcapacity\x12.\n" +
 	"\x06active\x18\x04 \x03(\v2\x16.gantry.v1.ActiveLeaseR\x06active\x12!\n" +
 	"\frun_untagged\x18\x05 \x01(\bR\vrunUntagged\x12\x12\n" +
-	"\x04name\x18\x06 \x01(\tR\x04name\"A\n" +
+	"\x04name\x18\x06 \x01(\tR\x04name\"]\n" +
 	"\x0fRunnerHeartbeat\x12.\n" +
-	"\x06active\x18\x01 \x03(\v2\x16.gantry.v1.ActiveLeaseR\x06active\"\x83\x01\n" +
+	"\x06active\x18\x01 \x03(\v2\x16.gantry.v1.ActiveLeaseR\x06active\x12\x1a\n" +
+	"\bdraining\x18\x02 \x01(\bR\bdraining\"\x83\x01\n" +
 	"\x0eConnectRequest\x12.\n" +
 	"\x05hello\x18\x01 \x01(\v2\x16.gantry.v1.RunnerHelloH\x00R\x05hello\x12:\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x1a.gantry.v1.RunnerHeartbeatH\x00R\theartbeatB\x05\n" +

@@ -880,20 +880,22 @@ func (x *Variable) GetMasked() bool {
 
 // JobSpec is everything a runner needs to execute a job.
 type JobSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RunId         int64                  `protobuf:"varint,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
-	JobId         int64                  `protobuf:"varint,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Stage         string                 `protobuf:"bytes,4,opt,name=stage,proto3" json:"stage,omitempty"`
-	Image         *ImageSpec             `protobuf:"bytes,5,opt,name=image,proto3" json:"image,omitempty"`
-	Services      []*ServiceSpec         `protobuf:"bytes,6,rep,name=services,proto3" json:"services,omitempty"`
-	BeforeScript  []string               `protobuf:"bytes,7,rep,name=before_script,json=beforeScript,proto3" json:"before_script,omitempty"`
-	Script        []string               `protobuf:"bytes,8,rep,name=script,proto3" json:"script,omitempty"`
-	AfterScript   []string               `protobuf:"bytes,9,rep,name=after_script,json=afterScript,proto3" json:"after_script,omitempty"`
-	Variables     []*Variable            `protobuf:"bytes,10,rep,name=variables,proto3" json:"variables,omitempty"`
-	Timeout       *durationpb.Duration   `protobuf:"bytes,11,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	ProjectName   string                 `protobuf:"bytes,12,opt,name=project_name,json=projectName,proto3" json:"project_name,omitempty"`
-	Tags          []string               `protobuf:"bytes,13,rep,name=tags,proto3" json:"tags,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	RunId        int64                  `protobuf:"varint,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	JobId        int64                  `protobuf:"varint,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Name         string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Stage        string                 `protobuf:"bytes,4,opt,name=stage,proto3" json:"stage,omitempty"`
+	Image        *ImageSpec             `protobuf:"bytes,5,opt,name=image,proto3" json:"image,omitempty"`
+	Services     []*ServiceSpec         `protobuf:"bytes,6,rep,name=services,proto3" json:"services,omitempty"`
+	BeforeScript []string               `protobuf:"bytes,7,rep,name=before_script,json=beforeScript,proto3" json:"before_script,omitempty"`
+	Script       []string               `protobuf:"bytes,8,rep,name=script,proto3" json:"script,omitempty"`
+	AfterScript  []string               `protobuf:"bytes,9,rep,name=after_script,json=afterScript,proto3" json:"after_script,omitempty"`
+	Variables    []*Variable            `protobuf:"bytes,10,rep,name=variables,proto3" json:"variables,omitempty"`
+	Timeout      *durationpb.Duration   `protobuf:"bytes,11,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	ProjectName  string                 `protobuf:"bytes,12,opt,name=project_name,json=projectName,proto3" json:"project_name,omitempty"`
+	Tags         []string               `protobuf:"bytes,13,rep,name=tags,proto3" json:"tags,omitempty"`
+	// True when the run has a source archive to download (DownloadSource).
+	HasSource     bool `protobuf:"varint,14,opt,name=has_source,json=hasSource,proto3" json:"has_source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1019,6 +1021,13 @@ func (x *JobSpec) GetTags() []string {
 	return nil
 }
 
+func (x *JobSpec) GetHasSource() bool {
+	if x != nil {
+		return x.HasSource
+	}
+	return false
+}
+
 var File_gantry_v1_types_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_types_proto_rawDesc = "" +
@@ -1098,7 +1107,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\bVariable\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
-	"\x06masked\x18\x03 \x01(\bR\x06masked\"\xc0\x03\n" +
+	"\x06masked\x18\x03 \x01(\bR\x06masked\"\xdf\x03\n" +
 	"\aJobSpec\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\x03R\x05jobId\x12\x12\n" +
@@ -1113,7 +1122,9 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	" \x03(\v2\x13.gantry.v1.VariableR\tvariables\x123\n" +
 	"\atimeout\x18\v \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12!\n" +
 	"\fproject_name\x18\f \x01(\tR\vprojectName\x12\x12\n" +
-	"\x04tags\x18\r \x03(\tR\x04tags*\x9f\x01\n" +
+	"\x04tags\x18\r \x03(\tR\x04tags\x12\x1d\n" +
+	"\n" +
+	"has_source\x18\x0e \x01(\bR\thasSource*\x9f\x01\n" +
 	"\tRunStatus\x12\x1a\n" +
 	"\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RUN_STATUS_PENDING\x10\x01\x12\x16\n" +

@@ -1,0 +1,71 @@
+// Command gantry-coordinator runs a Gantry coordinator: it holds pipeline
+// state in etcd and leases jobs to runners.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-ci/gantry/coordinator"
+	"github.com/gantry-ci/gantry/pkg/config"
+	"github.com/gantry-ci/gantry/pkg/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := command().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gantry-coordinator:", err)
+		os.Exit(1)
+	}
+}
+
+func command() *cobra.Command {
+	var cfg coordinator.Config
+	var configFile, tokenFile, logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:           "gantry-coordinator",
+		Short:         "Run a Gantry coordinator (embedded etcd unless --etcd-endpoints is set)",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := config.Apply(cmd.Flags(), configFile); err != nil {
+				return err
+			}
+			tok, err := config.Secret(cfg.RegistrationToken, tokenFile, "registration token")
+			if err != nil {
+				return err
+			}
+			cfg.RegistrationToken = tok
+			log, err := logging.New(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			return coordinator.Run(cmd.Context(), cfg, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "YAML file of settings (keys are flag names)")
+	f.StringVar(&cfg.Listen, "listen", "localhost:7420", "gRPC listen address")
+	f.StringVar(&cfg.DataDir, "data-dir", "gantry-data", "directory for embedded etcd, logs and blobs")
+	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "external etcd cluster endpoints (default: embedded etcd)")
+	f.StringVar(&cfg.EtcdPrefix, "etcd-prefix", "/gantry/", "key prefix in etcd")
+	f.StringVar(&cfg.EmbeddedEtcdURL, "embedded-etcd-url", "http://127.0.0.1:0", "client URL of the embedded etcd (port 0 picks one)")
+	f.StringVar(&cfg.RegistrationToken, "registration-token", "", "token runners register with")
+	f.StringVar(&tokenFile, "registration-token-file", "", "file holding the registration token")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "job lease TTL (default 15s)")
+	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "runner heartbeat interval (default 5s)")
+	f.Int64Var(&cfg.MaxSourceBytes, "max-source-bytes", 512<<20, "largest accepted source archive")
+	f.StringVar(&cfg.ReadyFile, "ready-file", "", "write the listen address here once serving")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "console", "console or json")
+	return cmd
+}

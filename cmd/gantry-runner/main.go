@@ -1,0 +1,97 @@
+// Command gantry-runner runs a Gantry runner agent: it registers with a
+// coordinator, takes job leases, and runs the jobs in Docker containers
+// (or a shell). The first SIGTERM or Ctrl-C drains (finish running jobs,
+// take no new ones); a second one cancels the running jobs.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-ci/gantry/pkg/config"
+	"github.com/gantry-ci/gantry/pkg/logging"
+	"github.com/gantry-ci/gantry/runner"
+)
+
+func main() {
+	drain, stopDrain := context.WithCancel(context.Background())
+	kill, stopKill := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		stopDrain()
+		<-sig
+		stopKill()
+	}()
+	err := command(drain, kill).Execute()
+	stopKill()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gantry-runner:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultConfigFile() string {
+	if dir, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(dir, "gantry", "runner.yml")
+	}
+	return "gantry-runner.yml"
+}
+
+func command(drain, kill context.Context) *cobra.Command {
+	var cfg runner.Config
+	var tokenFile, logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:           "gantry-runner",
+		Short:         "Run a Gantry runner agent",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := config.Apply(cmd.Flags(), cfg.ConfigFile); err != nil {
+				return err
+			}
+			tok, err := config.Secret(cfg.RegistrationToken, tokenFile, "registration token")
+			if err != nil {
+				return err
+			}
+			cfg.RegistrationToken = tok
+			// GitLab's rule: a runner without tags takes untagged jobs.
+			if !cmd.Flags().Changed("run-untagged") && os.Getenv(config.EnvName("run-untagged")) == "" && len(cfg.Tags) == 0 {
+				cfg.RunUntagged = true
+			}
+			log, err := logging.New(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			return runner.Run(drain, kill, cfg, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.ConfigFile, "config", defaultConfigFile(), "YAML settings file; registration saves the runner's token here")
+	f.StringVar(&cfg.Coordinator, "coordinator", "localhost:7420", "coordinator gRPC address")
+	f.StringVar(&cfg.RegistrationToken, "registration-token", "", "token to register with (first start only)")
+	f.StringVar(&tokenFile, "registration-token-file", "", "file holding the registration token")
+	f.StringVar(&cfg.RunnerID, "runner-id", "", "runner id (saved by registration)")
+	f.StringVar(&cfg.Token, "token", "", "runner token (saved by registration)")
+	f.StringVar(&cfg.Name, "name", "", "runner name (default: host name)")
+	f.StringSliceVar(&cfg.Tags, "tags", nil, "tags this runner serves (comma-separated)")
+	f.BoolVar(&cfg.RunUntagged, "run-untagged", false, "also take jobs without tags (default true when --tags is empty)")
+	f.IntVar(&cfg.Concurrency, "concurrency", 1, "jobs run at once")
+	f.StringVar(&cfg.Executor, "executor", "docker", "docker or shell")
+	f.StringVar(&cfg.BuildsDir, "builds-dir", "", "work directory for the shell executor")
+	f.StringVar(&cfg.PullPolicy, "pull-policy", "if-not-present", "image pull policy: if-not-present, always or never")
+	f.DurationVar(&cfg.CancelGrace, "cancel-grace", 10*time.Second, "time between SIGTERM and SIGKILL for canceled jobs")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "console", "console or json")
+	return cmd
+}

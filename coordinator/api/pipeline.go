@@ -1,0 +1,271 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gantry-ci/gantry/coordinator/logstore"
+	"github.com/gantry-ci/gantry/coordinator/model"
+	"github.com/gantry-ci/gantry/coordinator/scheduler"
+	"github.com/gantry-ci/gantry/coordinator/store"
+	"github.com/gantry-ci/gantry/coordinator/submit"
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
+)
+
+// followPoll is how often an idle log follower re-checks whether the job
+// ended; new bytes wake it at once.
+const followPoll = 500 * time.Millisecond
+
+// PipelineHandler serves PipelineService.
+type PipelineHandler struct {
+	gantryv1.UnimplementedPipelineServiceServer
+
+	store  *store.Store
+	sched  *scheduler.Scheduler
+	submit *submit.Service
+	logs   *logstore.Store
+	log    *zap.Logger
+}
+
+var _ gantryv1.PipelineServiceServer = (*PipelineHandler)(nil)
+
+// NewPipelineHandler returns the PipelineService handler.
+func NewPipelineHandler(st *store.Store, sched *scheduler.Scheduler, sub *submit.Service, logs *logstore.Store, logger *zap.Logger) *PipelineHandler {
+	return &PipelineHandler{store: st, sched: sched, submit: sub, logs: logs, log: logger}
+}
+
+// SubmitRun reads the header, then the source archive, and creates the run.
+func (h *PipelineHandler) SubmitRun(stream gantryv1.PipelineService_SubmitRunServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hdr := first.GetHeader()
+	if hdr == nil {
+		return fmt.Errorf("%w: the first SubmitRun message must be the header", ErrInvalidArgument)
+	}
+	rs, warnings, err := h.submit.Submit(stream.Context(), submit.Request{
+		Pipeline: hdr.GetPipeline(), PipelinePath: hdr.GetPipelinePath(), Ref: hdr.GetRef(), SHA: hdr.GetSha(),
+		Submitter: hdr.GetSubmitter(), ProjectName: hdr.GetProjectName(), Variables: hdr.GetVariables(),
+		Source: &chunkReader{recv: stream.Recv},
+	})
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(&gantryv1.SubmitRunResponse{Run: runToProto(rs.Run), Jobs: h.jobs(rs), Warnings: warnings})
+}
+
+// chunkReader reads the source chunks of a SubmitRun stream.
+type chunkReader struct {
+	recv func() (*gantryv1.SubmitRunRequest, error)
+	buf  []byte
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.buf) == 0 {
+		m, err := c.recv()
+		if err != nil {
+			return 0, err // io.EOF ends the archive
+		}
+		c.buf = m.GetSourceChunk()
+	}
+	n := copy(p, c.buf)
+	c.buf = c.buf[n:]
+	return n, nil
+}
+
+// jobs converts a run's jobs, explaining why pending ones wait.
+func (h *PipelineHandler) jobs(rs *store.RunState) []*gantryv1.Job {
+	out := make([]*gantryv1.Job, 0, len(rs.Jobs))
+	for _, j := range rs.Jobs {
+		pj := jobToProto(j)
+		switch j.Status {
+		case model.JobPending:
+			pj.PendingReason = h.sched.PendingReason(j.Tags)
+		case model.JobCreated:
+			pj.PendingReason = "waiting for earlier stages"
+		}
+		out = append(out, pj)
+	}
+	return out
+}
+
+// GetRun returns a run and its jobs.
+func (h *PipelineHandler) GetRun(ctx context.Context, req *gantryv1.GetRunRequest) (*gantryv1.GetRunResponse, error) {
+	rs, err := h.store.GetRun(ctx, req.GetRunId())
+	if err != nil {
+		return nil, err
+	}
+	return &gantryv1.GetRunResponse{Run: runToProto(rs.Run), Jobs: h.jobs(rs)}, nil
+}
+
+// ListRuns lists runs, newest first.
+func (h *PipelineHandler) ListRuns(ctx context.Context, req *gantryv1.ListRunsRequest) (*gantryv1.ListRunsResponse, error) {
+	limit := int(req.GetLimit())
+	if limit <= 0 || limit > 1000 {
+		limit = 20
+	}
+	runs, err := h.store.ListRuns(ctx, limit, req.GetBeforeId())
+	if err != nil {
+		return nil, err
+	}
+	resp := &gantryv1.ListRunsResponse{}
+	for _, r := range runs {
+		resp.Runs = append(resp.Runs, runToProto(r))
+	}
+	return resp, nil
+}
+
+// WatchRun sends the run now and after every change, until it ends.
+func (h *PipelineHandler) WatchRun(req *gantryv1.WatchRunRequest, stream gantryv1.PipelineService_WatchRunServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	rs, err := h.store.GetRun(ctx, req.GetRunId())
+	if err != nil {
+		return err
+	}
+	changes := h.store.WatchRun(ctx, req.GetRunId(), rs.Revision)
+	for {
+		if err := stream.Send(&gantryv1.WatchRunResponse{Run: runToProto(rs.Run), Jobs: h.jobs(rs)}); err != nil {
+			return err
+		}
+		if rs.Run.Status.Terminal() {
+			return nil
+		}
+		rev, ok := <-changes
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return errors.New("run watch interrupted; watch again")
+		}
+		// Coalesce a burst of changes into one message.
+		for drained := false; !drained; {
+			select {
+			case r, ok := <-changes:
+				if ok {
+					rev = r
+				} else {
+					drained = true
+				}
+			default:
+				drained = true
+			}
+		}
+		if rs, err = h.store.GetRunAt(ctx, req.GetRunId(), rev); err != nil {
+			return err
+		}
+	}
+}
+
+// CancelRun cancels a run.
+func (h *PipelineHandler) CancelRun(ctx context.Context, req *gantryv1.CancelRunRequest) (*gantryv1.CancelRunResponse, error) {
+	run, err := h.sched.CancelRun(ctx, req.GetRunId())
+	if err != nil {
+		return nil, err
+	}
+	return &gantryv1.CancelRunResponse{Run: runToProto(run)}, nil
+}
+
+// FollowLog streams a job's log; with follow it waits for the job to start
+// and streams until its attempt ends.
+func (h *PipelineHandler) FollowLog(req *gantryv1.FollowLogRequest, stream gantryv1.PipelineService_FollowLogServer) error {
+	ctx := stream.Context()
+	job, err := h.findJob(ctx, req)
+	if err != nil {
+		return err
+	}
+	for job.Epoch == 0 && !job.Status.Terminal() {
+		if !req.GetFollow() {
+			return nil
+		}
+		if err := sleep(ctx, followPoll); err != nil {
+			return err
+		}
+		if job, err = h.reloadJob(ctx, job); err != nil {
+			return err
+		}
+	}
+	epoch, offset := job.Epoch, req.GetOffset()
+	for {
+		data, changed, err := h.logs.ReadAt(job.ID, epoch, offset, 64<<10)
+		if err != nil {
+			return err
+		}
+		if len(data) > 0 {
+			if err := stream.Send(&gantryv1.FollowLogResponse{Offset: offset, Data: data}); err != nil {
+				return err
+			}
+			offset += int64(len(data))
+			continue
+		}
+		if !req.GetFollow() {
+			return nil
+		}
+		if job, err = h.reloadJob(ctx, job); err != nil {
+			return err
+		}
+		if job.Epoch != epoch || !job.Status.Active() {
+			// The attempt ended; send what arrived meanwhile, then stop.
+			if size, err := h.logs.Size(job.ID, epoch); err == nil && size > offset {
+				continue
+			}
+			return nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, followPoll)
+		err = logstore.Wait(wctx, changed)
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+func (h *PipelineHandler) findJob(ctx context.Context, req *gantryv1.FollowLogRequest) (*model.Job, error) {
+	runID := req.GetRunId()
+	if req.GetJobId() != 0 {
+		id, err := h.store.RunIDForJob(ctx, req.GetJobId())
+		if err != nil {
+			return nil, err
+		}
+		runID = id
+	}
+	rs, err := h.store.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetJobId() != 0 {
+		return rs.Job(req.GetJobId()), nil
+	}
+	if j := rs.JobByName(req.GetJobName()); j != nil {
+		return j, nil
+	}
+	return nil, fmt.Errorf("run %d has no job named %q: %w", runID, req.GetJobName(), store.ErrNotFound)
+}
+
+func (h *PipelineHandler) reloadJob(ctx context.Context, j *model.Job) (*model.Job, error) {
+	rs, err := h.store.GetRun(ctx, j.RunID)
+	if err != nil {
+		return nil, err
+	}
+	return rs.Job(j.ID), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// ensure io is used for chunkReader's EOF contract.
+var _ io.Reader = (*chunkReader)(nil)

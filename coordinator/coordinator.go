@@ -1,0 +1,159 @@
+// Package coordinator assembles the coordinator: etcd (embedded or
+// external), the store, the scheduler, blob and log storage, and the gRPC
+// services, all run under one context.
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/gantry-ci/gantry/coordinator/api"
+	"github.com/gantry-ci/gantry/coordinator/blob"
+	"github.com/gantry-ci/gantry/coordinator/etcdserver"
+	"github.com/gantry-ci/gantry/coordinator/logstore"
+	"github.com/gantry-ci/gantry/coordinator/scheduler"
+	"github.com/gantry-ci/gantry/coordinator/store"
+	"github.com/gantry-ci/gantry/coordinator/submit"
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
+)
+
+// Config is the coordinator's configuration.
+type Config struct {
+	// Listen is the gRPC address.
+	Listen string
+	// DataDir holds embedded etcd's data, logs and blobs.
+	DataDir string
+	// EtcdEndpoints selects an external etcd cluster; empty means embedded.
+	EtcdEndpoints []string
+	// EtcdPrefix namespaces Gantry's keys in etcd.
+	EtcdPrefix string
+	// EmbeddedEtcdURL is where embedded etcd listens for clients.
+	EmbeddedEtcdURL string
+	// RegistrationToken admits new runners.
+	RegistrationToken string
+	// LeaseTTL and HeartbeatInterval tune job leases.
+	LeaseTTL          time.Duration
+	HeartbeatInterval time.Duration
+	// MaxSourceBytes bounds a submitted source archive.
+	MaxSourceBytes int64
+	// ReadyFile, if set, receives the gRPC address once serving (for
+	// scripts and tests that listen on port 0).
+	ReadyFile string
+	// ShutdownGrace bounds a graceful stop.
+	ShutdownGrace time.Duration
+}
+
+// Validate checks the configuration and says what to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("--listen is required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	if c.LeaseTTL > 0 && c.HeartbeatInterval > 0 && c.HeartbeatInterval*2 > c.LeaseTTL {
+		errs = append(errs, fmt.Errorf("--heartbeat-interval (%s) must be at most half of --lease-ttl (%s) so one lost heartbeat does not expire leases", c.HeartbeatInterval, c.LeaseTTL))
+	}
+	if c.MaxSourceBytes < 0 {
+		errs = append(errs, errors.New("--max-source-bytes must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs a coordinator until ctx ends.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	endpoints := cfg.EtcdEndpoints
+	if len(endpoints) == 0 {
+		srv, err := etcdserver.Start(ctx, etcdserver.Config{DataDir: filepath.Join(cfg.DataDir, "etcd"), ClientURL: cfg.EmbeddedEtcdURL}, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		endpoints = []string{srv.Endpoint()}
+		log.Info("embedded etcd started", zap.String("endpoint", srv.Endpoint()), zap.String("data_dir", filepath.Join(cfg.DataDir, "etcd")))
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 10 * time.Second, Logger: log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zap.WarnLevel))})
+	if err != nil {
+		return fmt.Errorf("etcd client: %w", err)
+	}
+	defer cli.Close()
+
+	st := store.New(cli, cfg.EtcdPrefix, log)
+	blobs, err := blob.NewFS(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+	logs, err := logstore.New(filepath.Join(cfg.DataDir, "logs"))
+	if err != nil {
+		return err
+	}
+	sched := scheduler.New(st, scheduler.Config{LeaseTTL: cfg.LeaseTTL, HeartbeatInterval: cfg.HeartbeatInterval}, log.Named("scheduler"))
+	auth := api.NewAuthenticator(st, cfg.RegistrationToken)
+	sub := submit.New(st, blobs, cfg.MaxSourceBytes, log)
+
+	opts := append(api.Interceptors(auth, log),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.MaxRecvMsgSize(4<<20),
+	)
+	gs := grpc.NewServer(opts...)
+	gantryv1.RegisterRunnerServiceServer(gs, api.NewRunnerHandler(st, sched, logs, blobs, auth, log.Named("runner-api")))
+	gantryv1.RegisterPipelineServiceServer(gs, api.NewPipelineHandler(st, sched, sub, logs, log.Named("pipeline-api")))
+	gantryv1.RegisterAdminServiceServer(gs, api.NewAdminHandler(st, sched))
+
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	log.Info("coordinator listening", zap.String("addr", lis.Addr().String()))
+	if cfg.ReadyFile != "" {
+		if err := os.WriteFile(cfg.ReadyFile, []byte(lis.Addr().String()), 0o600); err != nil {
+			return fmt.Errorf("write ready file: %w", err)
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return sched.Run(gctx) })
+	g.Go(func() error {
+		if err := gs.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(cfg.ShutdownGrace):
+			gs.Stop()
+			<-stopped
+		}
+		return nil
+	})
+	err = g.Wait()
+	log.Info("coordinator stopped")
+	return err
+}

@@ -1,0 +1,146 @@
+// Package logstore keeps job logs: one append-only file per attempt, written
+// at byte offsets so a runner's resend after a reconnect neither loses nor
+// duplicates output, and read by followers who wait for new bytes.
+package logstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// ErrGap means a chunk starts beyond the stored end: an earlier chunk is
+// missing and the writer must resend from the stored size.
+var ErrGap = errors.New("log chunk leaves a gap")
+
+// Store is a directory of attempt logs.
+type Store struct {
+	dir string
+
+	mu    sync.Mutex
+	files map[string]*logFile
+}
+
+type logFile struct {
+	mu      sync.Mutex
+	size    int64
+	changed chan struct{} // closed and replaced on every append
+}
+
+// New returns a store in dir.
+func New(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("log dir %s: %w", dir, err)
+	}
+	return &Store{dir: dir, files: map[string]*logFile{}}, nil
+}
+
+func (s *Store) path(jobID, epoch int64) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%d-%d.log", jobID, epoch))
+}
+
+func (s *Store) file(jobID, epoch int64) (*logFile, error) {
+	p := s.path(jobID, epoch)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.files[p]; ok {
+		return f, nil
+	}
+	var size int64
+	st, err := os.Stat(p)
+	switch {
+	case err == nil:
+		size = st.Size()
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("stat log: %w", err)
+	}
+	f := &logFile{size: size, changed: make(chan struct{})}
+	s.files[p] = f
+	return f, nil
+}
+
+// Append writes data at offset. Bytes already stored are skipped, so a
+// resent chunk is harmless; a chunk starting past the end is refused with
+// ErrGap. It returns the stored size after the append.
+func (s *Store) Append(jobID, epoch, offset int64, data []byte) (int64, error) {
+	f, err := s.file(jobID, epoch)
+	if err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if offset > f.size {
+		return f.size, fmt.Errorf("chunk at offset %d, stored size %d: %w", offset, f.size, ErrGap)
+	}
+	skip := f.size - offset
+	if skip >= int64(len(data)) {
+		return f.size, nil
+	}
+	out, err := os.OpenFile(s.path(jobID, epoch), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return f.size, fmt.Errorf("open log: %w", err)
+	}
+	n, err := out.Write(data[skip:])
+	f.size += int64(n)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	close(f.changed)
+	f.changed = make(chan struct{})
+	if err != nil {
+		return f.size, fmt.Errorf("append log: %w", err)
+	}
+	return f.size, nil
+}
+
+// Size returns the stored size of an attempt's log.
+func (s *Store) Size(jobID, epoch int64) (int64, error) {
+	f, err := s.file(jobID, epoch)
+	if err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.size, nil
+}
+
+// ReadAt returns up to max bytes of the log from offset, and a channel
+// that is closed when more bytes are appended.
+func (s *Store) ReadAt(jobID, epoch, offset int64, max int) ([]byte, <-chan struct{}, error) {
+	f, err := s.file(jobID, epoch)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.mu.Lock()
+	size, changed := f.size, f.changed
+	f.mu.Unlock()
+	if offset >= size {
+		return nil, changed, nil
+	}
+	n := min(int64(max), size-offset)
+	in, err := os.Open(s.path(jobID, epoch))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open log: %w", err)
+	}
+	defer in.Close()
+	buf := make([]byte, n)
+	if _, err := in.ReadAt(buf, offset); err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("read log: %w", err)
+	}
+	return buf, changed, nil
+}
+
+// Wait blocks until changed is closed or ctx ends.
+func Wait(ctx context.Context, changed <-chan struct{}) error {
+	select {
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,303 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gantry-ci/gantry/coordinator/model"
+	"github.com/gantry-ci/gantry/coordinator/store"
+)
+
+// Completion is a runner's report of how an attempt ended.
+type Completion struct {
+	Status         model.JobStatus // success, failed or canceled
+	FailureReason  model.FailureReason
+	FailureMessage string
+	ExitCode       int
+	LogSize        int64
+}
+
+// fenced returns the job if runnerID holds its attempt epoch.
+func fenced(rs *store.RunState, jobID int64, runnerID string, epoch int64) (*model.Job, error) {
+	j := rs.Job(jobID)
+	if j == nil {
+		return nil, fmt.Errorf("job %d: %w", jobID, store.ErrNotFound)
+	}
+	if j.Epoch != epoch {
+		return nil, fmt.Errorf("job %d: attempt %d is not current (current is %d): %w", jobID, epoch, j.Epoch, ErrStaleEpoch)
+	}
+	if j.RunnerID != runnerID {
+		return nil, fmt.Errorf("job %d attempt %d: %w", jobID, epoch, ErrNotHeld)
+	}
+	return j, nil
+}
+
+// CheckFence verifies that runnerID holds attempt epoch of jobID and that
+// the attempt has not ended. It answers from the session when it can.
+func (s *Scheduler) CheckFence(ctx context.Context, runnerID string, jobID, epoch int64) error {
+	s.mu.Lock()
+	ss := s.sessions[runnerID]
+	s.mu.Unlock()
+	if ss != nil {
+		if e, ok := ss.holds(jobID); ok && e == epoch {
+			return nil
+		}
+	}
+	runID, err := s.store.RunIDForJob(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	rs, err := s.store.GetRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	j, err := fenced(rs, jobID, runnerID, epoch)
+	if err != nil {
+		return err
+	}
+	if !j.Status.Active() {
+		return fmt.Errorf("job %d attempt %d already ended as %s: %w", jobID, epoch, j.Status, ErrStaleEpoch)
+	}
+	return nil
+}
+
+// StartJob records that the runner began an attempt.
+func (s *Scheduler) StartJob(ctx context.Context, runnerID string, jobID, epoch int64) error {
+	runID, err := s.store.RunIDForJob(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	_, err = s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		j, err := fenced(rs, jobID, runnerID, epoch)
+		if err != nil {
+			return err
+		}
+		switch j.Status {
+		case model.JobRunning:
+			return nil // a resend
+		case model.JobLeased:
+			j.Status, j.StartedAt = model.JobRunning, now
+			setAttempt(j, model.JobRunning, model.ReasonNone, "", now)
+			model.Advance(rs.Run, rs.Jobs, now)
+			return nil
+		default:
+			return fmt.Errorf("job %d attempt %d already ended as %s: %w", jobID, epoch, j.Status, ErrStaleEpoch)
+		}
+	})
+	return err
+}
+
+// CompleteJob records how an attempt ended. A resend of the same
+// completion succeeds without changing anything.
+func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epoch int64, c Completion) error {
+	if !c.Status.Terminal() || c.Status == model.JobSkipped {
+		return fmt.Errorf("complete job %d with status %q: %w", jobID, c.Status, ErrInvalidTransition)
+	}
+	runID, err := s.store.RunIDForJob(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var finished *model.Run
+	rs, err := s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		j, err := fenced(rs, jobID, runnerID, epoch)
+		if err != nil {
+			return err
+		}
+		if j.Status.Terminal() {
+			if j.Status == c.Status {
+				return nil
+			}
+			return fmt.Errorf("job %d attempt %d already ended as %s: %w", jobID, epoch, j.Status, ErrStaleEpoch)
+		}
+		j.Status, j.FinishedAt = c.Status, now
+		j.FailureReason, j.FailureMessage, j.ExitCode, j.LogSize = c.FailureReason, c.FailureMessage, c.ExitCode, c.LogSize
+		if j.StartedAt.IsZero() {
+			j.StartedAt = now
+		}
+		setAttempt(j, c.Status, c.FailureReason, c.FailureMessage, now)
+		model.Advance(rs.Run, rs.Jobs, now)
+		finished = rs.Run
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.releaseJob(runnerID, jobID)
+	fields := []zap.Field{zap.Int64("run_id", runID), zap.Int64("job_id", jobID), zap.Int64("epoch", epoch), zap.String("runner_id", runnerID), zap.String("status", string(c.Status))}
+	s.log.Info("job completed", fields...)
+	if finished != nil && finished.Status.Terminal() {
+		s.log.Info("run finished", zap.Int64("run_id", runID), zap.String("status", string(rs.Run.Status)))
+	}
+	return nil
+}
+
+// setAttempt updates the record of the job's current attempt.
+func setAttempt(j *model.Job, st model.JobStatus, reason model.FailureReason, msg string, now time.Time) {
+	if len(j.Attempts) == 0 {
+		return
+	}
+	a := &j.Attempts[len(j.Attempts)-1]
+	if a.Epoch != j.Epoch {
+		return
+	}
+	a.Status, a.FailureReason, a.FailureMessage = st, reason, msg
+	if st.Terminal() {
+		a.EndedAt = now
+	}
+}
+
+func (s *Scheduler) releaseJob(runnerID string, jobID int64) {
+	s.mu.Lock()
+	ss := s.sessions[runnerID]
+	s.mu.Unlock()
+	if ss != nil {
+		ss.release(jobID)
+		s.Kick()
+	}
+}
+
+// loseAttempt ends an attempt whose runner lost it (lease expired, lease
+// never delivered, runner came back without it). The job is requeued at
+// the front of the queue while it has system retries left, else failed.
+func (s *Scheduler) loseAttempt(ctx context.Context, runID, jobID, epoch int64, reason model.FailureReason, msg string) error {
+	now := s.now()
+	var runnerID string
+	_, err := s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		j := rs.Job(jobID)
+		if j == nil || j.Epoch != epoch || !j.Status.Active() {
+			return errNotPending // already handled
+		}
+		runnerID = j.RunnerID
+		setAttempt(j, model.JobFailed, reason, msg, now)
+		lost := 0
+		for _, a := range j.Attempts {
+			if a.FailureReason == model.ReasonLeaseExpired || a.FailureReason == model.ReasonStaleRunnerSession {
+				lost++
+			}
+		}
+		switch {
+		case rs.Run.CancelRequested:
+			j.Status, j.FailureReason, j.FailureMessage, j.FinishedAt = model.JobCanceled, model.ReasonCanceled, "run canceled", now
+		case lost > s.cfg.MaxSystemRetries:
+			j.Status, j.FailureReason, j.FinishedAt = model.JobFailed, reason, now
+			j.FailureMessage = fmt.Sprintf("%s (after %d retries)", msg, s.cfg.MaxSystemRetries)
+		default:
+			j.Status, j.QueuedAt = model.JobPending, now
+			j.RunnerID, j.RunnerName, j.SessionLease = "", "", 0
+		}
+		model.Advance(rs.Run, rs.Jobs, now)
+		return nil
+	})
+	if errors.Is(err, errNotPending) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if runnerID != "" {
+		s.releaseJob(runnerID, jobID)
+	}
+	s.log.Warn("job attempt lost", zap.Int64("run_id", runID), zap.Int64("job_id", jobID), zap.Int64("epoch", epoch),
+		zap.String("runner_id", runnerID), zap.String("reason", string(reason)), zap.String("detail", msg))
+	return nil
+}
+
+// failAttempt fails an attempt for a coordinator-side reason.
+func (s *Scheduler) failAttempt(ctx context.Context, runID, jobID, epoch int64, msg string) error {
+	now := s.now()
+	_, err := s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		j := rs.Job(jobID)
+		if j == nil || j.Epoch != epoch || j.Status.Terminal() {
+			return nil
+		}
+		j.Status, j.FailureReason, j.FailureMessage, j.FinishedAt = model.JobFailed, model.ReasonRunnerSystem, msg, now
+		setAttempt(j, model.JobFailed, model.ReasonRunnerSystem, msg, now)
+		model.Advance(rs.Run, rs.Jobs, now)
+		return nil
+	})
+	return err
+}
+
+// leaseGone handles a deleted lease key.
+func (s *Scheduler) leaseGone(ctx context.Context, jobID int64) error {
+	runID, err := s.store.RunIDForJob(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	rs, err := s.store.GetRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	j := rs.Job(jobID)
+	if j == nil || !j.Status.Active() {
+		return nil // the job ended; its lease key went with it
+	}
+	return s.loseAttempt(ctx, runID, jobID, j.Epoch, model.ReasonLeaseExpired,
+		fmt.Sprintf("runner %s stopped renewing its lease", nameOr(j.RunnerName, j.RunnerID)))
+}
+
+// recoverOrphans requeues held jobs of active runs whose lease key is gone.
+func (s *Scheduler) recoverOrphans(ctx context.Context, held map[int64]bool) error {
+	ids, err := s.store.ActiveRunIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, runID := range ids {
+		rs, err := s.store.GetRun(ctx, runID)
+		if err != nil {
+			return err
+		}
+		for _, j := range rs.Jobs {
+			if j.Status.Active() && !held[j.ID] {
+				if err := s.loseAttempt(ctx, runID, j.ID, j.Epoch, model.ReasonLeaseExpired,
+					fmt.Sprintf("runner %s's lease expired while no coordinator was watching", nameOr(j.RunnerName, j.RunnerID))); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// CancelRun cancels a run: its unstarted jobs at once, its held jobs by
+// telling their runners to stop.
+func (s *Scheduler) CancelRun(ctx context.Context, runID int64) (*model.Run, error) {
+	now := s.now()
+	rs, err := s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		if rs.Run.Status.Terminal() {
+			return nil
+		}
+		rs.Run.CancelRequested = true
+		model.Advance(rs.Run, rs.Jobs, now)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range rs.Jobs {
+		if !j.Status.Active() {
+			continue
+		}
+		s.mu.Lock()
+		ss := s.sessions[j.RunnerID]
+		s.mu.Unlock()
+		if ss != nil {
+			ss.send(cancelMsg(j.ID, j.Epoch, "run canceled"))
+		}
+	}
+	s.log.Info("run cancel requested", zap.Int64("run_id", runID))
+	return rs.Run, nil
+}
+
+func nameOr(name, id string) string {
+	if name != "" {
+		return name
+	}
+	return id
+}

@@ -1,0 +1,212 @@
+// Package scheduler hands pending jobs to connected runners under leases
+// and records how each attempt ends.
+//
+// The queue of pending jobs and the leases live in etcd (see store); the
+// scheduler mirrors the queue in memory, keeps one Session per connected
+// runner, and watches lease keys: a held job's lease key is bound to the
+// etcd lease of its runner's session, so when a runner stops heartbeating
+// the key vanishes and the job is requeued, even across coordinator
+// restarts.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gantry-ci/gantry/coordinator/store"
+)
+
+// Sentinel errors, mapped to gRPC codes by the API layer.
+var (
+	// ErrStaleEpoch means a runner spoke about an attempt that is no longer
+	// the job's current one: the runner must stop that job.
+	ErrStaleEpoch = errors.New("stale lease epoch")
+	// ErrNotHeld means the job is not leased to the calling runner.
+	ErrNotHeld = errors.New("job is not leased to this runner")
+	// ErrInvalidTransition means the request would move a job backwards.
+	ErrInvalidTransition = errors.New("invalid job transition")
+)
+
+// Config tunes leases.
+type Config struct {
+	// LeaseTTL is how long a lease lives without a heartbeat (default 15s).
+	LeaseTTL time.Duration
+	// HeartbeatInterval is how often runners heartbeat (default 5s).
+	HeartbeatInterval time.Duration
+	// MaxSystemRetries bounds automatic retries of a job whose runner was
+	// lost (default 2).
+	MaxSystemRetries int
+	// DispatchInterval is a safety net: dispatch also runs this often even
+	// without events (default 2s).
+	DispatchInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 15 * time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 5 * time.Second
+	}
+	if c.MaxSystemRetries == 0 {
+		c.MaxSystemRetries = 2
+	}
+	if c.DispatchInterval <= 0 {
+		c.DispatchInterval = 2 * time.Second
+	}
+}
+
+// Scheduler matches queued jobs to runner sessions.
+type Scheduler struct {
+	cfg   Config
+	store *store.Store
+	log   *zap.Logger
+	now   func() time.Time
+
+	mu       sync.Mutex
+	queue    map[int64]store.QueueEntry
+	sessions map[string]*Session
+
+	kick chan struct{}
+}
+
+// New returns a scheduler; call Run to start it.
+func New(st *store.Store, cfg Config, logger *zap.Logger) *Scheduler {
+	cfg.setDefaults()
+	return &Scheduler{
+		cfg:      cfg,
+		store:    st,
+		log:      logger,
+		now:      time.Now,
+		queue:    map[int64]store.QueueEntry{},
+		sessions: map[string]*Session{},
+		kick:     make(chan struct{}, 1),
+	}
+}
+
+// Config returns the effective configuration.
+func (s *Scheduler) Config() Config { return s.cfg }
+
+// Run mirrors the queue, expires leases and dispatches until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.retry(ctx, "queue watch", s.followQueue) })
+	g.Go(func() error { return s.retry(ctx, "lease watch", s.followLeases) })
+	g.Go(func() error { return s.dispatchLoop(ctx) })
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// retry runs fn until ctx ends, restarting it after failures (a broken
+// watch, etcd unavailable) with a short pause.
+func (s *Scheduler) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	for {
+		err := fn(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.Warn("scheduler loop failed; restarting", zap.String("loop", what), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// followQueue loads the queue and applies its changes.
+func (s *Scheduler) followQueue(ctx context.Context) error {
+	entries, rev, err := s.store.QueueSnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.queue = make(map[int64]store.QueueEntry, len(entries))
+	for _, e := range entries {
+		s.queue[e.JobID] = e
+	}
+	s.mu.Unlock()
+	s.Kick()
+	return s.store.WatchQueue(ctx, rev, func(evs []store.QueueEvent) {
+		s.mu.Lock()
+		for _, ev := range evs {
+			if ev.Added {
+				s.queue[ev.Entry.JobID] = ev.Entry
+			} else {
+				delete(s.queue, ev.Entry.JobID)
+			}
+		}
+		s.mu.Unlock()
+		s.Kick()
+	})
+}
+
+// followLeases requeues jobs whose lease key disappeared while the job was
+// still held: the holding runner's session expired. It first checks the
+// leases that vanished while no one was watching (a coordinator restart).
+func (s *Scheduler) followLeases(ctx context.Context) error {
+	leases, rev, err := s.store.Leases(ctx)
+	if err != nil {
+		return err
+	}
+	held := map[int64]bool{}
+	for _, l := range leases {
+		held[l.JobID] = true
+	}
+	if err := s.recoverOrphans(ctx, held); err != nil {
+		return err
+	}
+	return s.store.WatchLeaseExpiry(ctx, rev, func(jobID int64) {
+		if err := s.leaseGone(ctx, jobID); err != nil && ctx.Err() == nil {
+			s.log.Error("handle expired lease", zap.Int64("job_id", jobID), zap.Error(err))
+		}
+	})
+}
+
+// Kick asks the dispatch loop to run soon.
+func (s *Scheduler) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) dispatchLoop(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.DispatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.kick:
+		case <-t.C:
+		}
+		s.dispatch(ctx)
+	}
+}
+
+// queued returns the queue in dispatch order: priority, then age.
+func (s *Scheduler) queued() []store.QueueEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]store.QueueEntry, 0, len(s.queue))
+	for _, e := range s.queue {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b store.QueueEntry) int {
+		if a.Priority != b.Priority {
+			return b.Priority - a.Priority
+		}
+		return int(a.JobID - b.JobID)
+	})
+	return out
+}

@@ -1,0 +1,292 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gantry-ci/gantry/coordinator/model"
+	"github.com/gantry-ci/gantry/coordinator/store"
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
+)
+
+// Hello is what a runner announces when its stream opens.
+type Hello struct {
+	Tags        []string
+	RunUntagged bool
+	Capacity    int
+	Version     string
+	// Active are the attempts the runner is still executing.
+	Active map[int64]int64 // job id -> epoch
+}
+
+// Session is one connected runner stream. Messages for the runner are read
+// from Out by the stream's sender; the session tracks the attempts the
+// runner holds so capacity and fencing checks need no etcd read.
+type Session struct {
+	Runner   *model.Runner
+	Tags     []string
+	Untagged bool
+	Capacity int
+	// Lease is the etcd lease the runner's held jobs are bound to.
+	Lease int64
+
+	out chan *gantryv1.ConnectResponse
+
+	mu       sync.Mutex
+	held     map[int64]int64 // job id -> epoch
+	closed   bool
+	draining bool
+	lastSeen time.Time
+}
+
+// Out is the stream of messages to send to the runner. It is closed when
+// the session is detached or replaced.
+func (ss *Session) Out() <-chan *gantryv1.ConnectResponse { return ss.out }
+
+// free returns how many more jobs the runner can take.
+func (ss *Session) free() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed || ss.draining {
+		return 0
+	}
+	return ss.Capacity - len(ss.held)
+}
+
+// holds reports the epoch the session holds job at, if any.
+func (ss *Session) holds(jobID int64) (int64, bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	e, ok := ss.held[jobID]
+	return e, ok
+}
+
+// reserve claims a capacity slot for a job about to be leased.
+func (ss *Session) reserve(jobID int64) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed || ss.draining || len(ss.held) >= ss.Capacity {
+		return false
+	}
+	ss.held[jobID] = 0
+	return true
+}
+
+func (ss *Session) release(jobID int64) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.held, jobID)
+}
+
+// send queues a message for the runner; it fails once the session closed.
+func (ss *Session) send(msg *gantryv1.ConnectResponse) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return false
+	}
+	select {
+	case ss.out <- msg:
+		return true
+	default:
+		// The runner is not reading; treat the session as broken.
+		return false
+	}
+}
+
+// deliver records the leased epoch and sends the lease.
+func (ss *Session) deliver(l *gantryv1.JobLease) bool {
+	ss.mu.Lock()
+	if !ss.closed {
+		ss.held[l.JobId] = l.Epoch
+	}
+	ss.mu.Unlock()
+	return ss.send(&gantryv1.ConnectResponse{Msg: &gantryv1.ConnectResponse_Lease{Lease: l}})
+}
+
+// close marks the session closed and returns the leases that were queued
+// for the runner but never taken by the sender.
+func (ss *Session) close() []*gantryv1.JobLease {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return nil
+	}
+	ss.closed = true
+	close(ss.out)
+	var undelivered []*gantryv1.JobLease
+	for m := range ss.out {
+		if l := m.GetLease(); l != nil {
+			undelivered = append(undelivered, l)
+		}
+	}
+	return undelivered
+}
+
+// Attach starts a session for a runner that said hello, replacing any
+// earlier session of the same runner. It re-attaches the attempts the
+// runner still runs, cancels the ones that are no longer its own, and
+// requeues the ones the coordinator leased to it that it does not have.
+func (s *Scheduler) Attach(ctx context.Context, r *model.Runner, h Hello) (*Session, error) {
+	if h.Capacity < 1 {
+		h.Capacity = 1
+	}
+	ttl := int64((s.cfg.LeaseTTL + time.Second - 1) / time.Second)
+	lease, err := s.store.GrantSessionLease(ctx, ttl)
+	if err != nil {
+		return nil, err
+	}
+	ss := &Session{
+		Runner: r, Tags: h.Tags, Untagged: h.RunUntagged, Capacity: h.Capacity, Lease: lease,
+		out:      make(chan *gantryv1.ConnectResponse, h.Capacity+64),
+		held:     map[int64]int64{},
+		lastSeen: s.now(),
+	}
+	s.mu.Lock()
+	old := s.sessions[r.ID]
+	s.sessions[r.ID] = ss
+	s.mu.Unlock()
+	if old != nil {
+		s.requeueUndelivered(ctx, old.close())
+	}
+	log := s.log.With(zap.String("runner_id", r.ID), zap.String("runner_name", r.Name))
+	if err := s.reconcile(ctx, ss, h.Active, log); err != nil {
+		s.Detach(ss)
+		return nil, err
+	}
+	log.Info("runner attached", zap.Strings("tags", h.Tags), zap.Int("capacity", h.Capacity), zap.Int("active", len(h.Active)))
+	s.Kick()
+	return ss, nil
+}
+
+// reconcile aligns what the runner says it runs with what etcd says it
+// holds.
+func (s *Scheduler) reconcile(ctx context.Context, ss *Session, active map[int64]int64, log *zap.Logger) error {
+	leases, _, err := s.store.Leases(ctx)
+	if err != nil {
+		return err
+	}
+	mine := map[int64]store.LeaseEntry{}
+	for _, l := range leases {
+		if l.RunnerID == ss.Runner.ID {
+			mine[l.JobID] = l
+		}
+	}
+	for jobID, epoch := range active {
+		adopted, cancel, err := s.adopt(ctx, ss, jobID, epoch)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !adopted:
+			log.Info("runner holds a stale attempt; telling it to stop", zap.Int64("job_id", jobID), zap.Int64("epoch", epoch))
+			ss.send(cancelMsg(jobID, epoch, "this attempt is no longer current"))
+		case cancel:
+			ss.send(cancelMsg(jobID, epoch, "run canceled"))
+		}
+		delete(mine, jobID)
+	}
+	for jobID, l := range mine {
+		log.Warn("runner reconnected without a job leased to it; requeueing", zap.Int64("job_id", jobID), zap.Int64("epoch", l.Epoch))
+		if err := s.loseAttempt(ctx, l.RunID, jobID, l.Epoch, model.ReasonStaleRunnerSession,
+			fmt.Sprintf("runner %s reconnected without this job", ss.Runner.Name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// adopt binds a still-current attempt to the new session. It reports
+// whether the attempt is current and whether its run was canceled.
+func (s *Scheduler) adopt(ctx context.Context, ss *Session, jobID, epoch int64) (adopted, canceled bool, err error) {
+	runID, err := s.store.RunIDForJob(ctx, jobID)
+	if err != nil {
+		return false, false, nil //nolint:nilerr // an unknown job is simply not adopted
+	}
+	_, err = s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		j := rs.Job(jobID)
+		adopted = j != nil && j.Status.Active() && j.Epoch == epoch && j.RunnerID == ss.Runner.ID
+		if adopted {
+			j.SessionLease = ss.Lease
+			canceled = rs.Run.CancelRequested
+		}
+		return nil
+	})
+	if err != nil {
+		return false, false, err
+	}
+	if adopted {
+		ss.mu.Lock()
+		ss.held[jobID] = epoch
+		ss.mu.Unlock()
+	}
+	return adopted, canceled, nil
+}
+
+// Detach ends a session whose stream closed. Its held jobs stay leased:
+// the runner may reconnect within the lease TTL and re-attach them; if it
+// does not, the session's etcd lease expires and they are requeued.
+func (s *Scheduler) Detach(ss *Session) {
+	s.mu.Lock()
+	if s.sessions[ss.Runner.ID] == ss {
+		delete(s.sessions, ss.Runner.ID)
+	}
+	s.mu.Unlock()
+	s.requeueUndelivered(context.Background(), ss.close())
+}
+
+// Heartbeat renews the session's lease; a draining runner gets no new jobs.
+func (s *Scheduler) Heartbeat(ctx context.Context, ss *Session, draining bool) error {
+	ss.mu.Lock()
+	ss.lastSeen = s.now()
+	ss.draining = draining
+	ss.mu.Unlock()
+	return s.store.RenewSessionLease(ctx, ss.Lease)
+}
+
+// requeueUndelivered puts back jobs whose lease never reached the runner.
+func (s *Scheduler) requeueUndelivered(ctx context.Context, leases []*gantryv1.JobLease) {
+	for _, l := range leases {
+		runID := l.GetSpec().GetRunId()
+		if err := s.loseAttempt(ctx, runID, l.JobId, l.Epoch, model.ReasonUndeliveredLease, "lease not delivered: runner stream closed"); err != nil {
+			s.log.Error("requeue undelivered lease", zap.Int64("job_id", l.JobId), zap.Error(err))
+		}
+	}
+}
+
+// ConnectedRunners returns the sessions of connected runners.
+func (s *Scheduler) ConnectedRunners() map[string]RunnerState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]RunnerState, len(s.sessions))
+	for id, ss := range s.sessions {
+		ss.mu.Lock()
+		jobs := make([]int64, 0, len(ss.held))
+		for j := range ss.held {
+			jobs = append(jobs, j)
+		}
+		slices.Sort(jobs)
+		out[id] = RunnerState{Draining: ss.draining, Tags: ss.Tags, Untagged: ss.Untagged, Capacity: ss.Capacity, Jobs: jobs, LastSeen: ss.lastSeen}
+		ss.mu.Unlock()
+	}
+	return out
+}
+
+// RunnerState is a connected runner as the scheduler sees it.
+type RunnerState struct {
+	Draining bool
+	Tags     []string
+	Untagged bool
+	Capacity int
+	Jobs     []int64
+	LastSeen time.Time
+}
+
+func cancelMsg(jobID, epoch int64, reason string) *gantryv1.ConnectResponse {
+	return &gantryv1.ConnectResponse{Msg: &gantryv1.ConnectResponse_Cancel{Cancel: &gantryv1.CancelJob{JobId: jobID, Epoch: epoch, Reason: reason}}}
+}

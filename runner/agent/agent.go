@@ -1,0 +1,246 @@
+// Package agent is the runner's connection to the coordinator: it keeps
+// one Connect stream open (reconnecting with jittered backoff), heartbeats,
+// takes job leases up to its capacity, runs them with an executor, and
+// reports their logs and outcomes. Jobs outlive streams: a runner whose
+// stream breaks keeps running its jobs and re-attaches them on reconnect.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gantry-ci/gantry/runner/executor"
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
+)
+
+// ErrRejected means the coordinator refused the runner for good (wrong
+// token, protocol mismatch).
+var ErrRejected = errors.New("coordinator rejected the runner")
+
+// Config describes the runner to the coordinator.
+type Config struct {
+	Name        string
+	Tags        []string
+	RunUntagged bool
+	Concurrency int
+	Version     string
+	// CancelGrace is the SIGTERM-to-SIGKILL grace for canceled jobs.
+	CancelGrace time.Duration
+}
+
+// Agent runs jobs for one registered runner.
+type Agent struct {
+	cfg    Config
+	client gantryv1.RunnerServiceClient
+	exec   executor.Executor
+	log    *zap.Logger
+
+	mu       sync.Mutex
+	jobs     map[int64]*job
+	draining bool
+	changed  chan struct{} // nudges the heartbeat loop
+
+	wg sync.WaitGroup // running jobs
+}
+
+// job is one attempt in progress.
+type job struct {
+	id, epoch int64
+	cancel    context.CancelFunc
+	stale     bool
+}
+
+// New returns an agent.
+func New(client gantryv1.RunnerServiceClient, exec executor.Executor, cfg Config, logger *zap.Logger) *Agent {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 1
+	}
+	return &Agent{cfg: cfg, client: client, exec: exec, log: logger, jobs: map[int64]*job{}, changed: make(chan struct{}, 1)}
+}
+
+// Run serves the coordinator until drain ends and the running jobs have
+// finished, or until kill ends (jobs are then canceled). Between drain and
+// the end the runner takes no new jobs.
+func (a *Agent) Run(drain, kill context.Context) error {
+	sessCtx, stopSessions := context.WithCancel(kill)
+	defer stopSessions()
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		select {
+		case <-drain.Done():
+		case <-sessCtx.Done():
+			return
+		}
+		a.mu.Lock()
+		a.draining = true
+		n := len(a.jobs)
+		a.mu.Unlock()
+		a.nudge()
+		a.log.Info("draining: finishing running jobs, taking no new ones", zap.Int("running", n))
+		a.wg.Wait()
+		stopSessions()
+	}()
+
+	var err error
+	for attempt := 0; sessCtx.Err() == nil; attempt++ {
+		var connected bool
+		connected, err = a.session(sessCtx, kill)
+		if errors.Is(err, ErrRejected) {
+			break
+		}
+		if connected {
+			attempt = 0
+		}
+		if sessCtx.Err() != nil {
+			err = nil
+			break
+		}
+		wait := backoff(attempt)
+		a.log.Warn("coordinator stream ended; reconnecting", zap.Error(err), zap.Duration("in", wait))
+		select {
+		case <-sessCtx.Done():
+		case <-time.After(wait):
+		}
+	}
+	stopSessions()
+	a.wg.Wait()
+	<-drained
+	return err
+}
+
+// backoff returns a jittered exponential delay: 0.5s, 1s, 2s... up to 10s.
+func backoff(attempt int) time.Duration {
+	d := 500 * time.Millisecond << min(attempt, 5)
+	d = min(d, 10*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+func (a *Agent) nudge() {
+	select {
+	case a.changed <- struct{}{}:
+	default:
+	}
+}
+
+// active lists the attempts this runner is executing.
+func (a *Agent) active() []*gantryv1.ActiveLease {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*gantryv1.ActiveLease, 0, len(a.jobs))
+	for _, j := range a.jobs {
+		if !j.stale {
+			out = append(out, &gantryv1.ActiveLease{JobId: j.id, Epoch: j.epoch})
+		}
+	}
+	return out
+}
+
+// session runs one Connect stream. It reports whether the coordinator
+// welcomed the runner.
+func (a *Agent) session(ctx, kill context.Context) (bool, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := a.client.Connect(sctx)
+	if err != nil {
+		return false, a.classify(err)
+	}
+	hello := &gantryv1.RunnerHello{
+		Version: a.cfg.Version, Tags: a.cfg.Tags, Capacity: int32(a.cfg.Concurrency),
+		Active: a.active(), RunUntagged: a.cfg.RunUntagged, Name: a.cfg.Name,
+	}
+	if err := stream.Send(&gantryv1.ConnectRequest{Msg: &gantryv1.ConnectRequest_Hello{Hello: hello}}); err != nil {
+		return false, a.classify(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return false, a.classify(err)
+	}
+	welcome := first.GetWelcome()
+	if welcome == nil {
+		return false, errors.New("coordinator did not answer hello with a welcome")
+	}
+	interval := welcome.GetHeartbeatInterval().AsDuration()
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	a.log.Info("connected to coordinator", zap.String("runner_id", welcome.GetRunnerId()), zap.Int("active", len(hello.Active)))
+
+	g, gctx := errgroup.WithContext(sctx)
+	g.Go(func() error {
+		<-gctx.Done()
+		cancel() // unblocks Recv
+		return nil
+	})
+	g.Go(func() error {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+			case <-a.changed:
+			}
+			a.mu.Lock()
+			draining := a.draining
+			a.mu.Unlock()
+			hb := &gantryv1.RunnerHeartbeat{Active: a.active(), Draining: draining}
+			if err := stream.Send(&gantryv1.ConnectRequest{Msg: &gantryv1.ConnectRequest_Heartbeat{Heartbeat: hb}}); err != nil {
+				return err
+			}
+		}
+	})
+	g.Go(func() error {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				return err
+			}
+			switch {
+			case m.GetLease() != nil:
+				a.start(kill, m.GetLease())
+			case m.GetCancel() != nil:
+				c := m.GetCancel()
+				a.cancelJob(c.GetJobId(), c.GetEpoch(), c.GetReason())
+			}
+		}
+	})
+	err = g.Wait()
+	if ctx.Err() != nil {
+		return true, nil
+	}
+	return true, a.classify(err)
+}
+
+// classify marks errors that reconnecting cannot fix.
+func (a *Agent) classify(err error) error {
+	switch status.Code(err) {
+	case codes.Unauthenticated:
+		return fmt.Errorf("%w: %s (register the runner again: remove its token from the config file)", ErrRejected, status.Convert(err).Message())
+	case codes.FailedPrecondition:
+		return fmt.Errorf("%w: %s", ErrRejected, status.Convert(err).Message())
+	}
+	return err
+}
+
+// cancelJob stops an attempt the coordinator canceled.
+func (a *Agent) cancelJob(jobID, epoch int64, reason string) {
+	a.mu.Lock()
+	j := a.jobs[jobID]
+	a.mu.Unlock()
+	if j == nil || j.epoch != epoch {
+		return
+	}
+	a.log.Info("job cancel requested", zap.Int64("job_id", jobID), zap.Int64("epoch", epoch), zap.String("reason", reason))
+	j.cancel()
+}

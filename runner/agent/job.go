@@ -1,0 +1,196 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gantry-ci/gantry/runner/executor"
+	"github.com/gantry-ci/gantry/runner/logship"
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
+)
+
+// start begins a leased attempt unless it already runs.
+func (a *Agent) start(kill context.Context, l *gantryv1.JobLease) {
+	a.mu.Lock()
+	if cur, ok := a.jobs[l.GetJobId()]; ok && cur.epoch >= l.GetEpoch() {
+		a.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(kill)
+	j := &job{id: l.GetJobId(), epoch: l.GetEpoch(), cancel: cancel}
+	a.jobs[j.id] = j
+	a.wg.Add(1)
+	a.mu.Unlock()
+	go func() {
+		defer a.wg.Done()
+		defer cancel()
+		a.runJob(ctx, kill, j, l)
+		a.mu.Lock()
+		if a.jobs[j.id] == j {
+			delete(a.jobs, j.id)
+		}
+		a.mu.Unlock()
+		a.nudge()
+	}()
+}
+
+// runJob executes one attempt and reports it. ctx is canceled when the
+// coordinator cancels the job; calls to the coordinator use kill so the
+// outcome of a canceled job is still reported.
+func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) {
+	spec := l.GetSpec()
+	log := a.log.With(zap.Int64("run_id", spec.GetRunId()), zap.Int64("job_id", j.id), zap.Int64("epoch", j.epoch), zap.String("job", spec.GetName()))
+	log.Info("job started")
+
+	err := retryCall(kill, func(c context.Context) error {
+		_, err := a.client.StartJob(c, &gantryv1.StartJobRequest{JobId: j.id, Epoch: j.epoch})
+		return err
+	})
+	if err != nil {
+		a.abandon(j, log, "start", err)
+		return
+	}
+
+	ship := logship.New(a.client, j.id, j.epoch, retryable)
+	var g errgroup.Group
+	g.Go(func() error {
+		if err := ship.Run(kill); err != nil {
+			if errors.Is(err, logship.ErrStale) {
+				j.cancel() // no longer ours: stop executing
+			}
+			return err
+		}
+		return nil
+	})
+	res, err := a.exec.Run(ctx, a.executorJob(j, spec), ship)
+	if err != nil {
+		res = executor.Result{Outcome: executor.OutcomeSystemFailure, ExitCode: -1, Message: err.Error()}
+		fmt.Fprintf(ship, "\nERROR: %s\n", err)
+	}
+	ship.Close()
+	if err := g.Wait(); err != nil {
+		a.abandon(j, log, "ship log", err)
+		return
+	}
+
+	req := completion(j, res, ship.Size())
+	err = retryCall(kill, func(c context.Context) error {
+		_, err := a.client.CompleteJob(c, req)
+		return err
+	})
+	if err != nil {
+		a.abandon(j, log, "complete", err)
+		return
+	}
+	log.Info("job finished", zap.Stringer("outcome", res.Outcome), zap.Int("exit_code", res.ExitCode))
+}
+
+// abandon gives up on reporting an attempt: the coordinator refused it
+// (a newer attempt exists) or the runner is being killed.
+func (a *Agent) abandon(j *job, log *zap.Logger, step string, err error) {
+	j.cancel()
+	a.mu.Lock()
+	j.stale = true
+	a.mu.Unlock()
+	log.Warn("job attempt abandoned", zap.String("step", step), zap.Error(err))
+}
+
+// completion turns an executor result into a completion report.
+func completion(j *job, res executor.Result, logSize int64) *gantryv1.CompleteJobRequest {
+	req := &gantryv1.CompleteJobRequest{JobId: j.id, Epoch: j.epoch, ExitCode: int32(res.ExitCode), FailureMessage: res.Message, LogSize: logSize}
+	switch res.Outcome {
+	case executor.OutcomeSuccess:
+		req.Status = gantryv1.JobStatus_JOB_STATUS_SUCCESS
+		req.FailureMessage = ""
+	case executor.OutcomeScriptFailure:
+		req.Status, req.FailureReason = gantryv1.JobStatus_JOB_STATUS_FAILED, gantryv1.FailureReason_FAILURE_REASON_SCRIPT_FAILURE
+		if req.FailureMessage == "" {
+			req.FailureMessage = fmt.Sprintf("script exited with code %d", res.ExitCode)
+		}
+	case executor.OutcomeTimeout:
+		req.Status, req.FailureReason = gantryv1.JobStatus_JOB_STATUS_FAILED, gantryv1.FailureReason_FAILURE_REASON_JOB_TIMEOUT
+	case executor.OutcomeCanceled:
+		req.Status, req.FailureReason = gantryv1.JobStatus_JOB_STATUS_CANCELED, gantryv1.FailureReason_FAILURE_REASON_CANCELED
+	case executor.OutcomeImagePullFailure:
+		req.Status, req.FailureReason = gantryv1.JobStatus_JOB_STATUS_FAILED, gantryv1.FailureReason_FAILURE_REASON_IMAGE_PULL_FAILURE
+	default:
+		req.Status, req.FailureReason = gantryv1.JobStatus_JOB_STATUS_FAILED, gantryv1.FailureReason_FAILURE_REASON_RUNNER_SYSTEM_FAILURE
+	}
+	return req
+}
+
+// executorJob converts a lease's spec for the executor.
+func (a *Agent) executorJob(j *job, spec *gantryv1.JobSpec) *executor.Job {
+	ej := &executor.Job{
+		ID: j.id, Epoch: j.epoch, RunID: spec.GetRunId(), Name: spec.GetName(), Stage: spec.GetStage(),
+		ProjectName:  spec.GetProjectName(),
+		BeforeScript: spec.GetBeforeScript(), Script: spec.GetScript(), AfterScript: spec.GetAfterScript(),
+		Variables:   vars(spec.GetVariables()),
+		Timeout:     spec.GetTimeout().AsDuration(),
+		CancelGrace: a.cfg.CancelGrace,
+	}
+	if img := spec.GetImage(); img != nil {
+		ej.Image = executor.Image{Name: img.GetName(), Entrypoint: img.GetEntrypoint(), EntrypointSet: img.GetEntrypointSet()}
+	}
+	for _, s := range spec.GetServices() {
+		ej.Services = append(ej.Services, executor.Service{
+			Name: s.GetName(), Alias: s.GetAlias(), Entrypoint: s.GetEntrypoint(), EntrypointSet: s.GetEntrypointSet(),
+			Command: s.GetCommand(), Variables: vars(s.GetVariables()),
+		})
+	}
+	if spec.GetHasSource() {
+		ej.Source = func(ctx context.Context) (io.ReadCloser, error) { return a.download(ctx, j) }
+	}
+	return ej
+}
+
+func vars(in []*gantryv1.Variable) []executor.Variable {
+	out := make([]executor.Variable, 0, len(in))
+	for _, v := range in {
+		out = append(out, executor.Variable{Key: v.GetKey(), Value: v.GetValue()})
+	}
+	return out
+}
+
+// download opens the run's source archive as a stream.
+func (a *Agent) download(ctx context.Context, j *job) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	stream, err := a.client.DownloadSource(ctx, &gantryv1.DownloadSourceRequest{JobId: j.id, Epoch: j.epoch})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("download source: %w", err)
+	}
+	return &sourceReader{recv: stream.Recv, cancel: cancel}, nil
+}
+
+type sourceReader struct {
+	recv   func() (*gantryv1.DownloadSourceResponse, error)
+	cancel context.CancelFunc
+	buf    []byte
+}
+
+func (r *sourceReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		m, err := r.recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return 0, io.EOF
+			}
+			return 0, fmt.Errorf("download source: %w", err)
+		}
+		r.buf = m.GetChunk()
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (r *sourceReader) Close() error {
+	r.cancel()
+	return nil
+}

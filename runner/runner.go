@@ -1,0 +1,168 @@
+// Package runner assembles a runner: it registers with the coordinator
+// once (saving its token in the config file), builds the configured
+// executor, and runs the agent.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/client"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/gantry-ci/gantry/pkg/protocol"
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
+	"github.com/gantry-ci/gantry/runner/agent"
+	"github.com/gantry-ci/gantry/runner/executor"
+	"github.com/gantry-ci/gantry/runner/executor/docker"
+	"github.com/gantry-ci/gantry/runner/executor/shell"
+)
+
+// Version is the runner's version, set at build time.
+var Version = "dev"
+
+// Config is the runner's configuration.
+type Config struct {
+	Coordinator       string
+	ConfigFile        string
+	RegistrationToken string
+	RunnerID          string
+	Token             string
+	Name              string
+	Tags              []string
+	RunUntagged       bool
+	Concurrency       int
+	Executor          string
+	BuildsDir         string
+	PullPolicy        string
+	CancelGrace       time.Duration
+}
+
+// Validate checks the configuration and says what to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Coordinator == "" {
+		errs = append(errs, errors.New("--coordinator is required"))
+	}
+	if c.Token == "" && c.RegistrationToken == "" {
+		errs = append(errs, errors.New("the runner is not registered: give --registration-token (or GANTRY_REGISTRATION_TOKEN) once; its own token is then saved in --config"))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("--concurrency must be at least 1, got %d", c.Concurrency))
+	}
+	switch c.Executor {
+	case "docker":
+	case "shell":
+		if c.BuildsDir == "" {
+			errs = append(errs, errors.New("--builds-dir is required for the shell executor"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--executor %q: use docker or shell", c.Executor))
+	}
+	switch c.PullPolicy {
+	case "if-not-present", "always", "never":
+	default:
+		errs = append(errs, fmt.Errorf("--pull-policy %q: use if-not-present, always or never", c.PullPolicy))
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the runner until drain ends and its jobs finish, or kill ends.
+func Run(drain, kill context.Context, cfg Config, log *zap.Logger) error {
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(cfg.Coordinator, append(protocol.ClientInterceptors(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.WithPerRPCCredentials(tokenCreds{cfg: &cfg}),
+	)...)
+	if err != nil {
+		return fmt.Errorf("coordinator %s: %w", cfg.Coordinator, err)
+	}
+	defer conn.Close()
+	client := gantryv1.NewRunnerServiceClient(conn)
+
+	if cfg.Token == "" {
+		if err := register(kill, client, &cfg, log); err != nil {
+			return err
+		}
+	}
+	exec, err := newExecutor(kill, cfg, log)
+	if err != nil {
+		return err
+	}
+	a := agent.New(client, exec, agent.Config{
+		Name: cfg.Name, Tags: cfg.Tags, RunUntagged: cfg.RunUntagged, Concurrency: cfg.Concurrency,
+		Version: Version, CancelGrace: cfg.CancelGrace,
+	}, log)
+	log.Info("runner starting", zap.String("runner_id", cfg.RunnerID), zap.String("name", cfg.Name), zap.Strings("tags", cfg.Tags),
+		zap.Int("concurrency", cfg.Concurrency), zap.String("executor", cfg.Executor), zap.String("coordinator", cfg.Coordinator))
+	return a.Run(drain, kill)
+}
+
+// register exchanges the registration token for the runner's own and
+// saves it, so restarts reuse the identity.
+func register(ctx context.Context, client gantryv1.RunnerServiceClient, cfg *Config, log *zap.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := client.Register(ctx, &gantryv1.RegisterRequest{
+		RegistrationToken: cfg.RegistrationToken, Name: cfg.Name, Tags: cfg.Tags, RunUntagged: cfg.RunUntagged,
+	}, grpc.WaitForReady(true))
+	if err != nil {
+		return fmt.Errorf("register with %s: %w", cfg.Coordinator, err)
+	}
+	cfg.RunnerID, cfg.Token = resp.GetRunnerId(), resp.GetRunnerToken()
+	if err := saveCredentials(cfg.ConfigFile, cfg.RunnerID, cfg.Token); err != nil {
+		return fmt.Errorf("registered as %s but could not save the token (the runner must register again next time): %w", cfg.RunnerID, err)
+	}
+	log.Info("runner registered", zap.String("runner_id", cfg.RunnerID), zap.String("config", cfg.ConfigFile))
+	return nil
+}
+
+func newExecutor(ctx context.Context, cfg Config, log *zap.Logger) (executor.Executor, error) {
+	switch cfg.Executor {
+	case "shell":
+		return shell.New(shell.Config{BuildsDir: cfg.BuildsDir, DefaultCancelGrace: cfg.CancelGrace}, log.Named("shell")), nil
+	default:
+		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, fmt.Errorf("docker client: %w", err)
+		}
+		if _, err := cli.Ping(ctx); err != nil {
+			return nil, fmt.Errorf("docker engine unreachable (is dockerd running? DOCKER_HOST=%q): %w", os.Getenv("DOCKER_HOST"), err)
+		}
+		id := cfg.RunnerID
+		if id == "" {
+			id = strings.ReplaceAll(filepath.Base(cfg.Name), " ", "-")
+		}
+		ex := docker.New(cli, docker.Config{RunnerID: id, PullPolicy: cfg.PullPolicy, DefaultCancelGrace: cfg.CancelGrace}, log.Named("docker"))
+		if err := ex.Prune(ctx); err != nil {
+			log.Warn("could not remove containers left by an earlier run of this runner", zap.Error(err))
+		}
+		return ex, nil
+	}
+}
+
+// tokenCreds sends the runner token on every call once registered.
+type tokenCreds struct{ cfg *Config }
+
+func (t tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	if t.cfg.Token == "" {
+		return nil, nil
+	}
+	return map[string]string{protocol.AuthorizationKey: "Bearer " + t.cfg.Token}, nil
+}
+
+func (tokenCreds) RequireTransportSecurity() bool { return false }
