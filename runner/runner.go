@@ -147,7 +147,7 @@ func newExecutor(ctx context.Context, cfg Config, log *zap.Logger) (executor.Exe
 		if id == "" {
 			id = strings.ReplaceAll(filepath.Base(cfg.Name), " ", "-")
 		}
-		ex := docker.New(cli, docker.Config{RunnerID: id, PullPolicy: cfg.PullPolicy, DefaultCancelGrace: cfg.CancelGrace}, log.Named("docker"))
+		ex := docker.New(cli, docker.Config{RunnerID: id, PullPolicy: docker.PullPolicy(cfg.PullPolicy), DefaultCancelGrace: cfg.CancelGrace}, log.Named("docker"))
 		if err := ex.Prune(ctx); err != nil {
 			log.Warn("could not remove containers left by an earlier run of this runner", zap.Error(err))
 		}

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,9 +211,10 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		if j.GetStatus() != gantryv1.JobStatus_JOB_STATUS_PENDING || !strings.Contains(j.GetPendingReason(), "no connected runner has all the tags [gpu]") {
 			t.Fatalf("job %s pending reason %q", j.GetStatus(), j.GetPendingReason())
 		}
-		show := harness.CLI(ctx, t, e.addr, "runs", "2")
-		if !strings.Contains(show.Stdout, "gpu") {
-			t.Errorf("gantry runs 2 does not explain the wait:\n%s", show.Stdout)
+		runID := strconv.FormatInt(got.GetRun().GetId(), 10)
+		show := harness.CLI(ctx, t, e.addr, "runs", runID)
+		if !strings.Contains(show.Stdout, "no connected runner has all the tags [gpu]") {
+			t.Errorf("gantry runs %s does not explain the wait:\n%s%s", runID, show.Stdout, show.Stderr)
 		}
 		if _, err := e.client.Pipeline.CancelRun(ctx, &gantryv1.CancelRunRequest{RunId: got.GetRun().GetId()}); err != nil {
 			t.Fatal(err)

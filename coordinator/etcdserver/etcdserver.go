@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Config configures the embedded server.
@@ -28,7 +30,8 @@ type Config struct {
 
 // Server is a running embedded etcd.
 type Server struct {
-	etcd *embed.Etcd
+	etcd    *embed.Etcd
+	closing *atomic.Bool
 }
 
 // Start starts the server and waits until it serves requests.
@@ -65,7 +68,13 @@ func Start(ctx context.Context, cfg Config, logger *zap.Logger) (*Server, error)
 	// 128 operations would cap runs at about 120 jobs.
 	ec.MaxTxnOps = 10000
 	ec.MaxRequestBytes = 8 << 20
-	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(logger.Named("etcd").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
+	// etcd logs its own normal shutdown as errors ("server closed");
+	// those lines are dropped once Close has begun.
+	closing := new(atomic.Bool)
+	elog := logger.Named("etcd").WithOptions(zap.IncreaseLevel(zap.WarnLevel), zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return quietCore{Core: c, closing: closing}
+	}))
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(elog)
 	ec.LogLevel = "warn"
 
 	e, err := embed.StartEtcd(ec)
@@ -76,7 +85,7 @@ func Start(ctx context.Context, cfg Config, logger *zap.Logger) (*Server, error)
 	defer timer.Stop()
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Server{etcd: e}, nil
+		return &Server{etcd: e, closing: closing}, nil
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd: %w", err)
@@ -98,4 +107,24 @@ func (s *Server) Endpoint() string {
 func (s *Server) Err() <-chan error { return s.etcd.Err() }
 
 // Close stops the server.
-func (s *Server) Close() { s.etcd.Close() }
+func (s *Server) Close() {
+	s.closing.Store(true)
+	s.etcd.Close()
+}
+
+// quietCore drops every entry once the server is closing.
+type quietCore struct {
+	zapcore.Core
+	closing *atomic.Bool
+}
+
+func (q quietCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if q.closing.Load() {
+		return ce
+	}
+	return q.Core.Check(e, ce)
+}
+
+func (q quietCore) With(f []zapcore.Field) zapcore.Core {
+	return quietCore{Core: q.Core.With(f), closing: q.closing}
+}

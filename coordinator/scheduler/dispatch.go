@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -48,6 +50,14 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 		}
 		if err := s.lease(ctx, ss, e); err != nil {
 			ss.release(e.JobID)
+			if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+				// The session's etcd lease lapsed (missed heartbeats):
+				// close it so the runner reconnects with a fresh one.
+				s.log.Warn("runner session expired; closing it", zap.String("runner_id", ss.Runner.ID))
+				s.Detach(ss)
+				sessions = slices.DeleteFunc(sessions, func(o *Session) bool { return o == ss })
+				continue
+			}
 			if ctx.Err() == nil {
 				s.log.Error("lease job", zap.Int64("job_id", e.JobID), zap.String("runner_id", ss.Runner.ID), zap.Error(err))
 			}

@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
+)
+
+func (a *app) runsCommand() *cobra.Command {
+	var limit int32
+	var output string
+	cmd := &cobra.Command{
+		Use:   "runs [RUN]",
+		Short: "List recent runs, or show one run and its jobs",
+		Args:  usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				return a.showRun(cmd.Context(), args[0], output)
+			}
+			if limit <= 0 {
+				return usagef("--limit must be positive")
+			}
+			return a.listRuns(cmd.Context(), limit, output)
+		},
+	}
+	cmd.Flags().Int32Var(&limit, "limit", 20, "how many runs to list, newest first")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "run RUN",
+		Short: "Show one run and its jobs (same as runs RUN)",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			return a.showRun(cmd.Context(), args[0], output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
+
+func (a *app) cancelCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel RUN",
+		Short: "Cancel a run: pending jobs are skipped, running ones stopped",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseRunID(args[0])
+			if err != nil {
+				return err
+			}
+			client, err := a.pipelineClient()
+			if err != nil {
+				return err
+			}
+			resp, err := client.CancelRun(cmd.Context(), &gantryv1.CancelRunRequest{RunId: id})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "Run #%d: %s\n", id, runStatusText(resp.GetRun().GetStatus()))
+			return err
+		},
+	}
+}
+
+func checkOutput(output string) error {
+	if output != "table" && output != "json" {
+		return usagef("--output must be table or json, not %q", output)
+	}
+	return nil
+}
+
+// parseRunID accepts "12" and "#12".
+func parseRunID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("%q is not a run number", s)
+	}
+	return id, nil
+}
+
+func (a *app) listRuns(ctx context.Context, limit int32, output string) error {
+	client, err := a.pipelineClient()
+	if err != nil {
+		return err
+	}
+	resp, err := client.ListRuns(ctx, &gantryv1.ListRunsRequest{Limit: limit})
+	if err != nil {
+		return err
+	}
+	if output == "json" {
+		return a.printJSON(resp)
+	}
+	now := time.Now()
+	t := newTable(a.stdout, "ID", "STATUS", "PROJECT", "REF", "SUBMITTER", "CREATED", "DURATION")
+	for _, r := range resp.GetRuns() {
+		t.row(strconv.FormatInt(r.GetId(), 10), runStatusText(r.GetStatus()), orDash(r.GetProjectName()),
+			orDash(cmp.Or(r.GetRef(), shortSHA(r.GetSha()))), orDash(r.GetSubmitter()),
+			ago(r.GetCreatedAt(), now), runDurationText(r, now))
+	}
+	return t.flush()
+}
+
+func (a *app) showRun(ctx context.Context, arg, output string) error {
+	id, err := parseRunID(arg)
+	if err != nil {
+		return err
+	}
+	client, err := a.pipelineClient()
+	if err != nil {
+		return err
+	}
+	resp, err := client.GetRun(ctx, &gantryv1.GetRunRequest{RunId: id})
+	if err != nil {
+		return err
+	}
+	if output == "json" {
+		return a.printJSON(resp)
+	}
+	now := time.Now()
+	r := resp.GetRun()
+	ref := orDash(r.GetRef())
+	if r.GetSha() != "" {
+		ref += " (" + shortSHA(r.GetSha()) + ")"
+	}
+	created := "-"
+	if r.GetCreatedAt() != nil {
+		created = r.GetCreatedAt().AsTime().Local().Format(time.DateTime) + " (" + ago(r.GetCreatedAt(), now) + ")"
+	}
+	fmt.Fprintf(a.stdout, "Run #%d  %s\n\n", r.GetId(), runStatusText(r.GetStatus()))
+	info := newTable(a.stdout)
+	info.row("Project:", orDash(r.GetProjectName()))
+	info.row("Ref:", ref)
+	info.row("Pipeline:", orDash(r.GetPipelinePath()))
+	info.row("Submitter:", orDash(r.GetSubmitter()))
+	info.row("Created:", created)
+	info.row("Duration:", runDurationText(r, now))
+	if err := info.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout)
+
+	t := newTable(a.stdout, "ID", "NAME", "STAGE", "STATUS", "RUNNER", "DURATION", "DETAILS")
+	for _, j := range sortJobs(resp.GetJobs()) {
+		dur := "-"
+		if d, ok := span(j.GetStartedAt(), j.GetFinishedAt(), now); ok {
+			dur = formatDuration(d)
+		}
+		runner := "-"
+		if j.GetEpoch() > 0 {
+			runner = runnerName(j)
+		}
+		t.row(strconv.FormatInt(j.GetId(), 10), j.GetName(), j.GetStage(), jobStatusText(j.GetStatus()),
+			runner, dur, jobDetails(j))
+	}
+	return t.flush()
+}
+
+// jobDetails says why a job waits or how it failed.
+func jobDetails(j *gantryv1.Job) string {
+	switch j.GetStatus() {
+	case gantryv1.JobStatus_JOB_STATUS_CREATED, gantryv1.JobStatus_JOB_STATUS_PENDING:
+		return j.GetPendingReason()
+	case gantryv1.JobStatus_JOB_STATUS_FAILED:
+		s := failureText(j)
+		if j.GetAllowFailure() {
+			s += " (allowed to fail)"
+		}
+		return s
+	}
+	return ""
+}
+
+func runDurationText(r *gantryv1.Run, now time.Time) string {
+	if d, ok := runDuration(r, now); ok && r.GetStatus() != gantryv1.RunStatus_RUN_STATUS_PENDING {
+		return formatDuration(d)
+	}
+	return "-"
+}
+
+func (a *app) printJSON(m proto.Message) error {
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(a.stdout, "%s\n", b)
+	return err
+}

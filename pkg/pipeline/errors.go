@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Pos is a position in a pipeline file. Line and Column are 1-based; Column
+// counts characters, not bytes, as editors do.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// String formats the position as "file:line:column".
+func (p Pos) String() string {
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+func comparePos(a, b Pos) int {
+	return cmp.Or(
+		strings.Compare(a.File, b.File),
+		cmp.Compare(a.Line, b.Line),
+		cmp.Compare(a.Column, b.Column),
+	)
+}
+
+// Error is one problem in a pipeline file, at the position to fix.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+// Error formats the problem as "file:line:column: message".
+func (e *Error) Error() string {
+	return e.Pos.String() + ": " + e.Msg
+}
+
+// ErrorList is every problem Parse found in a file, sorted by position.
+type ErrorList []*Error
+
+// Error returns one problem per line.
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap lets errors.As find the individual *Error values.
+func (l ErrorList) Unwrap() []error {
+	errs := make([]error, len(l))
+	for i, e := range l {
+		errs[i] = e
+	}
+	return errs
+}
+
+// Warning is something a pipeline file does that Gantry accepts but the user
+// should know about: a keyword ignored for now, a duplicate key, a deprecated
+// form.
+type Warning struct {
+	Pos Pos
+	Msg string
+}
+
+// String formats the warning as "file:line:column: message".
+func (w Warning) String() string {
+	return w.Pos.String() + ": " + w.Msg
+}
+
+// diagnostics collects the errors and warnings of one Parse call so that
+// every layer can keep going after a problem and the user sees them all.
+type diagnostics struct {
+	errs     ErrorList
+	warnings []Warning
+}
+
+func (d *diagnostics) errorf(pos Pos, format string, args ...any) {
+	d.errs = append(d.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *diagnostics) warnf(pos Pos, format string, args ...any) {
+	d.warnings = append(d.warnings, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// sortedErrors returns the errors by position, without exact repeats (a
+// template shared by several jobs through an alias can yield the same
+// message twice).
+func (d *diagnostics) sortedErrors() ErrorList {
+	l := slices.Clone(d.errs)
+	slices.SortStableFunc(l, func(a, b *Error) int {
+		return cmp.Or(comparePos(a.Pos, b.Pos), strings.Compare(a.Msg, b.Msg))
+	})
+	return slices.CompactFunc(l, func(a, b *Error) bool { return *a == *b })
+}
+
+func (d *diagnostics) sortedWarnings() []Warning {
+	l := slices.Clone(d.warnings)
+	slices.SortStableFunc(l, func(a, b Warning) int {
+		return cmp.Or(comparePos(a.Pos, b.Pos), strings.Compare(a.Msg, b.Msg))
+	})
+	return slices.Compact(l)
+}
