@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -16,10 +15,6 @@ import (
 	"github.com/gantry-ci/gantry/coordinator/submit"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
-
-// followPoll is how often an idle log follower re-checks whether the job
-// ended; new bytes wake it at once.
-const followPoll = 500 * time.Millisecond
 
 // PipelineHandler serves PipelineService.
 type PipelineHandler struct {
@@ -59,6 +54,8 @@ func (h *PipelineHandler) SubmitRun(stream gantryv1.PipelineService_SubmitRunSer
 	}
 	return stream.SendAndClose(&gantryv1.SubmitRunResponse{Run: runToProto(rs.Run), Jobs: h.jobs(rs), Warnings: warnings})
 }
+
+var _ io.Reader = (*chunkReader)(nil)
 
 // chunkReader reads the source chunks of a SubmitRun stream.
 type chunkReader struct {
@@ -173,27 +170,42 @@ func (h *PipelineHandler) CancelRun(ctx context.Context, req *gantryv1.CancelRun
 }
 
 // FollowLog streams a job's log; with follow it waits for the job to start
-// and streams until its attempt ends.
+// and streams until its attempt ends. New bytes wake it through the log
+// store, job changes through a watch on the run, so it never polls.
 func (h *PipelineHandler) FollowLog(req *gantryv1.FollowLogRequest, stream gantryv1.PipelineService_FollowLogServer) error {
-	ctx := stream.Context()
-	job, err := h.findJob(ctx, req)
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	job, rev, err := h.findJob(ctx, req)
 	if err != nil {
 		return err
+	}
+	var runChanged <-chan int64
+	if req.GetFollow() {
+		runChanged = h.store.WatchRun(ctx, job.RunID, rev)
+	}
+	// reload re-reads the job after the run changed.
+	reload := func() error {
+		rs, err := h.store.GetRun(ctx, job.RunID)
+		if err != nil {
+			return err
+		}
+		job = rs.Job(job.ID)
+		return nil
 	}
 	for job.Epoch == 0 && !job.Status.Terminal() {
 		if !req.GetFollow() {
 			return nil
 		}
-		if err := sleep(ctx, followPoll); err != nil {
+		if err := waitRun(ctx, runChanged, nil); err != nil {
 			return err
 		}
-		if job, err = h.reloadJob(ctx, job); err != nil {
+		if err := reload(); err != nil {
 			return err
 		}
 	}
 	epoch, offset := job.Epoch, req.GetOffset()
 	for {
-		data, changed, err := h.logs.ReadAt(job.ID, epoch, offset, 64<<10)
+		data, logChanged, err := h.logs.ReadAt(job.ID, epoch, offset, 64<<10)
 		if err != nil {
 			return err
 		}
@@ -207,65 +219,63 @@ func (h *PipelineHandler) FollowLog(req *gantryv1.FollowLogRequest, stream gantr
 		if !req.GetFollow() {
 			return nil
 		}
-		if job, err = h.reloadJob(ctx, job); err != nil {
-			return err
-		}
 		if job.Epoch != epoch || !job.Status.Active() {
-			// The attempt ended; send what arrived meanwhile, then stop.
-			if size, err := h.logs.Size(job.ID, epoch); err == nil && size > offset {
-				continue
-			}
+			// The attempt ended, and its completion waited for the whole
+			// log, so everything has been sent.
 			return nil
 		}
-		wctx, cancel := context.WithTimeout(ctx, followPoll)
-		err = logstore.Wait(wctx, changed)
-		cancel()
-		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
+		switch err := waitRun(ctx, runChanged, logChanged); {
+		case errors.Is(err, errRunChanged):
+			if err := reload(); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
 		}
 	}
 }
 
-func (h *PipelineHandler) findJob(ctx context.Context, req *gantryv1.FollowLogRequest) (*model.Job, error) {
+// errRunChanged tells FollowLog to re-read the job.
+var errRunChanged = errors.New("run changed")
+
+// waitRun waits for new log bytes (nil error) or a run change
+// (errRunChanged).
+func waitRun(ctx context.Context, runChanged <-chan int64, logChanged <-chan struct{}) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-logChanged:
+		return nil
+	case _, ok := <-runChanged:
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return errors.New("run watch interrupted; follow again")
+		}
+		return errRunChanged
+	}
+}
+
+// findJob returns the requested job and the revision it was read at.
+func (h *PipelineHandler) findJob(ctx context.Context, req *gantryv1.FollowLogRequest) (*model.Job, int64, error) {
 	runID := req.GetRunId()
 	if req.GetJobId() != 0 {
 		id, err := h.store.RunIDForJob(ctx, req.GetJobId())
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		runID = id
 	}
 	rs, err := h.store.GetRun(ctx, runID)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if req.GetJobId() != 0 {
-		return rs.Job(req.GetJobId()), nil
+		return rs.Job(req.GetJobId()), rs.Revision, nil
 	}
 	if j := rs.JobByName(req.GetJobName()); j != nil {
-		return j, nil
+		return j, rs.Revision, nil
 	}
-	return nil, fmt.Errorf("run %d has no job named %q: %w", runID, req.GetJobName(), store.ErrNotFound)
+	return nil, 0, fmt.Errorf("run %d has no job named %q: %w", runID, req.GetJobName(), store.ErrNotFound)
 }
-
-func (h *PipelineHandler) reloadJob(ctx context.Context, j *model.Job) (*model.Job, error) {
-	rs, err := h.store.GetRun(ctx, j.RunID)
-	if err != nil {
-		return nil, err
-	}
-	return rs.Job(j.ID), nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// ensure io is used for chunkReader's EOF contract.
-var _ io.Reader = (*chunkReader)(nil)

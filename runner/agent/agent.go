@@ -18,8 +18,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/gantry-ci/gantry/runner/executor"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
+	"github.com/gantry-ci/gantry/runner/executor"
 )
 
 // ErrRejected means the coordinator refused the runner for good (wrong

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 	"github.com/gantry-ci/gantry/runner/executor"
 	"github.com/gantry-ci/gantry/runner/logship"
-	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
 // start begins a leased attempt unless it already runs.
@@ -67,19 +68,29 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 		}
 		return nil
 	})
-	res, err := a.exec.Run(ctx, a.executorJob(j, spec), ship)
+	var once sync.Once
+	report := func(res executor.Result) {
+		once.Do(func() { a.report(kill, j, log, ship, &g, res) })
+	}
+	ej := a.executorJob(j, spec)
+	ej.Finished = report
+	res, err := a.exec.Run(ctx, ej, ship)
 	if err != nil {
 		res = executor.Result{Outcome: executor.OutcomeSystemFailure, ExitCode: -1, Message: err.Error()}
 		fmt.Fprintf(ship, "\nERROR: %s\n", err)
 	}
+	report(res) // a no-op when the executor reported before its cleanup
+}
+
+// report flushes the log and records the outcome with the coordinator.
+func (a *Agent) report(kill context.Context, j *job, log *zap.Logger, ship *logship.Shipper, g *errgroup.Group, res executor.Result) {
 	ship.Close()
 	if err := g.Wait(); err != nil {
 		a.abandon(j, log, "ship log", err)
 		return
 	}
-
 	req := completion(j, res, ship.Size())
-	err = retryCall(kill, func(c context.Context) error {
+	err := retryCall(kill, func(c context.Context) error {
 		_, err := a.client.CompleteJob(c, req)
 		return err
 	})

@@ -62,6 +62,13 @@ type Job struct {
 	// AfterScriptTimeout bounds after_script; zero means 5 minutes (as GitLab).
 	AfterScriptTimeout time.Duration
 
+	// Finished, if set, is called once with the outcome as soon as the
+	// script and after_script have ended and all their output has been
+	// written to the log, before the executor removes what it created:
+	// the caller can report the job while cleanup goes on. Run still
+	// returns only after cleanup, with the same Result.
+	Finished func(Result)
+
 	// Source opens the job's source archive (a gzip-compressed tar). It may
 	// be nil when the job has no source. It is called at most once.
 	Source func(ctx context.Context) (io.ReadCloser, error)
