@@ -193,7 +193,7 @@ func (f *follower) startTail(ctx context.Context, j *gantryv1.Job, then string) 
 		client: f.client, runID: f.runID, jobID: j.GetId(), epoch: j.GetEpoch(),
 		name:   j.GetName(),
 		prefix: paint(f.color, f.colors[j.GetId()], pad(j.GetName(), f.width)+" |") + " ",
-		out:    f.out, errs: f.errs,
+		out:    f.out, errs: f.errs, plain: !f.color,
 	}
 	t.then(then)
 	f.wg.Go(func() { t.run(ctx) })

@@ -176,3 +176,15 @@ func TestLineBuffer(t *testing.T) {
 		})
 	}
 }
+
+func TestStripANSI(t *testing.T) {
+	for in, want := range map[string]string{
+		"\x1b[32;1m$ echo hi\x1b[0;m": "$ echo hi",
+		"plain":                       "plain",
+		"a\x1b[1mb\x1b[0mc":           "abc",
+	} {
+		if got := string(stripANSI([]byte(in))); got != want {
+			t.Errorf("stripANSI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

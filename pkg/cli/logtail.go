@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -28,6 +29,8 @@ type logTail struct {
 	prefix string
 	out    *printer
 	errs   *printer
+	// plain strips the job's own ANSI colour codes (colour is off).
+	plain bool
 
 	mu      sync.Mutex
 	done    bool
@@ -88,7 +91,11 @@ func (t *logTail) prefixed(lines [][]byte) string {
 	var sb strings.Builder
 	for _, l := range lines {
 		sb.WriteString(t.prefix)
-		sb.Write(bytes.TrimSuffix(l, []byte("\r")))
+		l = bytes.TrimSuffix(l, []byte("\r"))
+		if t.plain {
+			l = stripANSI(l)
+		}
+		sb.Write(l)
 		sb.WriteByte('\n')
 	}
 	return sb.String()
@@ -129,4 +136,16 @@ func (b *lineBuffer) flush() [][]byte {
 	l := b.buf
 	b.buf = nil
 	return [][]byte{l}
+}
+
+// ansiSeq matches terminal escape sequences (CSI ... final byte), which
+// job logs carry for colour (GitLab-style "$ command" echoes are green).
+var ansiSeq = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]`)
+
+// stripANSI removes escape sequences so logs read cleanly without colour.
+func stripANSI(b []byte) []byte {
+	if bytes.IndexByte(b, 0x1b) < 0 {
+		return b
+	}
+	return ansiSeq.ReplaceAll(b, nil)
 }
