@@ -99,10 +99,17 @@ func Run(drain, kill context.Context, cfg Config, log *zap.Logger) error {
 			return err
 		}
 	}
-	exec, err := newExecutor(kill, cfg, log)
+	exec, closeExec, err := newExecutor(kill, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := closeExec(ctx); err != nil {
+			log.Warn("closing the executor", zap.Error(err))
+		}
+	}()
 	a := agent.New(client, exec, agent.Config{
 		Name: cfg.Name, Tags: cfg.Tags, RunUntagged: cfg.RunUntagged, Concurrency: cfg.Concurrency,
 		Version: Version, CancelGrace: cfg.CancelGrace,
@@ -131,27 +138,39 @@ func register(ctx context.Context, client gantryv1.RunnerServiceClient, cfg *Con
 	return nil
 }
 
-func newExecutor(ctx context.Context, cfg Config, log *zap.Logger) (executor.Executor, error) {
+// newExecutor builds the configured executor and the function that
+// releases what it holds when the runner stops.
+func newExecutor(ctx context.Context, cfg Config, log *zap.Logger) (executor.Executor, func(context.Context) error, error) {
 	switch cfg.Executor {
 	case "shell":
-		return shell.New(shell.Config{BuildsDir: cfg.BuildsDir, DefaultCancelGrace: cfg.CancelGrace}, log.Named("shell")), nil
+		ex := shell.New(shell.Config{BuildsDir: cfg.BuildsDir, DefaultCancelGrace: cfg.CancelGrace}, log.Named("shell"))
+		return ex, func(context.Context) error { return nil }, nil
 	default:
 		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
-			return nil, fmt.Errorf("docker client: %w", err)
+			return nil, nil, fmt.Errorf("docker client: %w", err)
 		}
 		if _, err := cli.Ping(ctx); err != nil {
-			return nil, fmt.Errorf("docker engine unreachable (is dockerd running? DOCKER_HOST=%q): %w", os.Getenv("DOCKER_HOST"), err)
+			return nil, nil, fmt.Errorf("docker engine unreachable (is dockerd running? DOCKER_HOST=%q): %w", os.Getenv("DOCKER_HOST"), err)
 		}
+		// Negotiate once now: lazy negotiation races when jobs start at once.
+		cli.NegotiateAPIVersion(ctx)
 		id := cfg.RunnerID
 		if id == "" {
 			id = strings.ReplaceAll(filepath.Base(cfg.Name), " ", "-")
 		}
-		ex := docker.New(cli, docker.Config{RunnerID: id, PullPolicy: docker.PullPolicy(cfg.PullPolicy), DefaultCancelGrace: cfg.CancelGrace}, log.Named("docker"))
+		ex := docker.New(cli, docker.Config{
+			RunnerID: id, PullPolicy: docker.PullPolicy(cfg.PullPolicy), DefaultCancelGrace: cfg.CancelGrace,
+			WarmSpares: cfg.Concurrency,
+		}, log.Named("docker"))
 		if err := ex.Prune(ctx); err != nil {
 			log.Warn("could not remove containers left by an earlier run of this runner", zap.Error(err))
 		}
-		return ex, nil
+		ex.Warm()
+		return ex, func(ctx context.Context) error {
+			err := ex.Close(ctx)
+			return errors.Join(err, cli.Close())
+		}, nil
 	}
 }
 

@@ -84,6 +84,15 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 
 // report flushes the log and records the outcome with the coordinator.
 func (a *Agent) report(kill context.Context, j *job, log *zap.Logger, ship *logship.Shipper, g *errgroup.Group, res executor.Result) {
+	// GitLab's closing line, so a log read alone says how the job ended.
+	switch res.Outcome {
+	case executor.OutcomeSuccess:
+		fmt.Fprintf(ship, "Job succeeded\n")
+	case executor.OutcomeCanceled:
+		fmt.Fprintf(ship, "ERROR: Job canceled\n")
+	default:
+		fmt.Fprintf(ship, "ERROR: Job failed: %s\n", completion(j, res, 0).GetFailureMessage())
+	}
 	ship.Close()
 	if err := g.Wait(); err != nil {
 		a.abandon(j, log, "ship log", err)

@@ -28,7 +28,12 @@ func (e *Executor) Prune(ctx context.Context) error {
 func (a *attempt) cleanup(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if err := a.e.removeResources(ctx, a.names.filter()); err != nil {
+	err := a.e.removeResources(ctx, a.names.filter())
+	if a.spare {
+		// A spare's network and volume carry no job labels.
+		err = errors.Join(err, a.e.removeSpare(ctx, spare{network: a.network, volume: a.volume}))
+	}
+	if err != nil {
 		a.logger.Warn("removing the job's containers, network or volume failed; Prune will retry",
 			zap.Error(err))
 	}

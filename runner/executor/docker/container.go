@@ -34,19 +34,23 @@ const (
 // workspace volume. Creation is not interrupted by cancellation: a request
 // abandoned halfway could leave a resource we do not know about.
 func (a *attempt) createNetworkAndVolume(ctx context.Context) error {
+	if s, ok := a.e.takeSpare(); ok {
+		a.network, a.volume, a.spare = s.network, s.volume, true
+		return nil
+	}
 	ctx = context.WithoutCancel(ctx)
-	if _, err := a.cli.NetworkCreate(ctx, a.names.network(), network.CreateOptions{
+	if _, err := a.cli.NetworkCreate(ctx, a.network, network.CreateOptions{
 		Driver: "bridge",
 		Labels: a.names.labels(""),
 	}); err != nil {
-		return fmt.Errorf("creating network %s: %w", a.names.network(), err)
+		return fmt.Errorf("creating network %s: %w", a.network, err)
 	}
 	if _, err := a.cli.VolumeCreate(ctx, volume.CreateOptions{
-		Name:   a.names.volume(),
+		Name:   a.volume,
 		Driver: "local",
 		Labels: a.names.labels(""),
 	}); err != nil {
-		return fmt.Errorf("creating volume %s: %w", a.names.volume(), err)
+		return fmt.Errorf("creating volume %s: %w", a.volume, err)
 	}
 	return nil
 }
@@ -54,10 +58,10 @@ func (a *attempt) createNetworkAndVolume(ctx context.Context) error {
 // hostConfig attaches a container to the job's network and volume.
 func (a *attempt) hostConfig() *container.HostConfig {
 	return &container.HostConfig{
-		NetworkMode: container.NetworkMode(a.names.network()),
+		NetworkMode: container.NetworkMode(a.network),
 		Mounts: []mount.Mount{{
 			Type:   mount.TypeVolume,
-			Source: a.names.volume(),
+			Source: a.volume,
 			Target: a.e.cfg.BuildsDir,
 		}},
 	}

@@ -97,6 +97,10 @@ type Config struct {
 	BuildsDir string
 	// ServiceWaitTimeout bounds the wait for services to become ready.
 	ServiceWaitTimeout time.Duration
+	// WarmSpares is how many job networks and volumes are kept created
+	// ahead of jobs (0 disables it). A runner sets it to its concurrency;
+	// Close removes the unused ones.
+	WarmSpares int
 }
 
 func (c Config) withDefaults() Config {
@@ -121,6 +125,14 @@ type Executor struct {
 	cli    DockerAPI
 	cfg    Config
 	logger *zap.Logger
+
+	spares     chan spare
+	warmCtx    context.Context
+	warmCancel context.CancelFunc
+	warmMu     sync.Mutex
+	warmWG     sync.WaitGroup
+	refilling  bool
+	closed     bool
 }
 
 // New returns an Executor using cli; cfg's zero fields take the defaults.
@@ -129,12 +141,20 @@ type Executor struct {
 // racily on first use: call its NegotiateAPIVersion before sharing it.
 func New(cli DockerAPI, cfg Config, logger *zap.Logger) *Executor {
 	cfg = cfg.withDefaults()
-	return &Executor{
-		cli:    cli,
-		cfg:    cfg,
-		logger: logger.With(zap.String("runner_id", cfg.RunnerID)),
+	warmCtx, warmCancel := context.WithCancel(context.Background())
+	e := &Executor{
+		cli:        cli,
+		cfg:        cfg,
+		logger:     logger.With(zap.String("runner_id", cfg.RunnerID)),
+		spares:     make(chan spare, max(cfg.WarmSpares, 0)),
+		warmCtx:    warmCtx,
+		warmCancel: warmCancel,
 	}
+	return e
 }
+
+// Warm starts creating the spare networks and volumes (see WarmSpares).
+func (e *Executor) Warm() { e.refill() }
 
 // Run runs one job attempt; see executor.Executor.
 func (e *Executor) Run(ctx context.Context, job *executor.Job, log io.Writer) (executor.Result, error) {
@@ -148,6 +168,10 @@ func (e *Executor) Run(ctx context.Context, job *executor.Job, log io.Writer) (e
 	a := e.newAttempt(job, log)
 	defer a.cleanup(ctx)
 	res := a.run(ctx)
+	if job.Finished != nil {
+		// Report before cleanup: the outcome and the log are final.
+		job.Finished(res)
+	}
 	if err := a.log.Err(); err != nil {
 		a.logger.Warn("writing the job log failed; later output was dropped", zap.Error(err))
 	}
@@ -201,18 +225,22 @@ func nonBlank(cmds []string) []string {
 
 // attempt is the state of one Run: what it created and where it logs.
 type attempt struct {
-	e       *Executor
-	cli     DockerAPI
-	job     *executor.Job
-	log     *syncWriter
-	logger  *zap.Logger
-	names   names
-	project string // relative to BuildsDir
-	grace   time.Duration
+	e      *Executor
+	cli    DockerAPI
+	job    *executor.Job
+	log    *syncWriter
+	logger *zap.Logger
+	names  names
+	// network and volume are the job's own; from a warm spare when spare.
+	network, volume string
+	spare           bool
+	project         string // relative to BuildsDir
+	grace           time.Duration
 }
 
 func (e *Executor) newAttempt(job *executor.Job, log io.Writer) *attempt {
 	project, _ := projectDir(job.ProjectName) // validated by Run
+	n := newNames(e.cfg.RunnerID, job.ID, job.Epoch)
 	grace := job.CancelGrace
 	if grace <= 0 {
 		grace = e.cfg.DefaultCancelGrace
@@ -223,7 +251,9 @@ func (e *Executor) newAttempt(job *executor.Job, log io.Writer) *attempt {
 		job:     job,
 		log:     &syncWriter{w: log},
 		logger:  e.logger.With(zap.Int64("job_id", job.ID), zap.Int64("epoch", job.Epoch)),
-		names:   newNames(e.cfg.RunnerID, job.ID, job.Epoch),
+		names:   n,
+		network: n.network(),
+		volume:  n.volume(),
 		project: project,
 		grace:   grace,
 	}

@@ -61,7 +61,7 @@ func (a *attempt) startServices(ctx context.Context) ([]service, error) {
 			cfg.Cmd = strslice.StrSlice(s.Command)
 		}
 		netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			a.names.network(): {Aliases: aliases},
+			a.network: {Aliases: aliases},
 		}}
 		created, err := a.cli.ContainerCreate(bg, cfg, a.hostConfig(), netCfg, nil, name)
 		if err != nil {
@@ -137,8 +137,8 @@ func (a *attempt) waitService(ctx context.Context, s service) string {
 				return ""
 			}
 			ip := ""
-			if ep := info.NetworkSettings; ep != nil && ep.Networks[a.names.network()] != nil {
-				ip = ep.Networks[a.names.network()].IPAddress
+			if ep := info.NetworkSettings; ep != nil && ep.Networks[a.network] != nil {
+				ip = ep.Networks[a.network].IPAddress
 			}
 			ready, reachable := probe(ctx, ip, ports)
 			if ready {

@@ -104,6 +104,9 @@ func (e *Executor) Run(ctx context.Context, job *executor.Job, log io.Writer) (e
 		}
 	}()
 	res := r.run(ctx, jobDir)
+	if job.Finished != nil {
+		job.Finished(res) // before the job directory is removed
+	}
 	if err := r.log.Err(); err != nil {
 		r.logger.Warn("writing the job log failed; later output was dropped", zap.Error(err))
 	}
