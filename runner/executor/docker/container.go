@@ -2,10 +2,13 @@ package docker
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"strings"
@@ -290,18 +293,20 @@ func (a *attempt) stopContainer(ctx context.Context, id string, exit <-chan exit
 }
 
 // prepareWorkspace creates the workspace directory in the volume and
-// unpacks the job's source into it, before the job container starts.
+// unpacks the job's source into it, before the job container starts, in a
+// single copy: every copy makes the daemon mount the container's
+// filesystem, which costs more than the bytes.
 func (a *attempt) prepareWorkspace(ctx context.Context, id string) error {
 	dirs, err := dirTar(a.project)
 	if err != nil {
 		return err
 	}
-	// CopyToContainer mounts the container's volumes, so this writes into
-	// the workspace volume even though the container is not running.
-	if err := a.cli.CopyToContainer(context.WithoutCancel(ctx), id, a.e.cfg.BuildsDir, dirs, container.CopyToContainerOptions{}); err != nil {
-		return fmt.Errorf("creating workspace %s: %w", a.workspace(), err)
-	}
 	if a.job.Source == nil {
+		// CopyToContainer mounts the container's volumes, so this writes
+		// into the workspace volume even though the container is not running.
+		if err := a.cli.CopyToContainer(context.WithoutCancel(ctx), id, a.e.cfg.BuildsDir, dirs, container.CopyToContainerOptions{}); err != nil {
+			return fmt.Errorf("creating workspace %s: %w", a.workspace(), err)
+		}
 		return nil
 	}
 	src, err := a.job.Source(ctx)
@@ -309,11 +314,93 @@ func (a *attempt) prepareWorkspace(ctx context.Context, id string) error {
 		return fmt.Errorf("fetching job source: %w", err)
 	}
 	defer src.Close()
-	// The Engine API accepts gzip-compressed tars as is.
-	if err := a.cli.CopyToContainer(ctx, id, a.workspace(), src, container.CopyToContainerOptions{}); err != nil {
-		return fmt.Errorf("copying job source into %s: %w", a.workspace(), err)
+	pr, pw := io.Pipe()
+	rerooted := make(chan error, 1)
+	go func() {
+		err := rerootTar(pw, dirs.Bytes(), a.project, src)
+		pw.CloseWithError(err)
+		rerooted <- err
+	}()
+	copyErr := a.cli.CopyToContainer(ctx, id, a.e.cfg.BuildsDir, pr, container.CopyToContainerOptions{})
+	pr.CloseWithError(errors.New("copy ended")) // stops the writer if the copy gave up early
+	if err := <-rerooted; err != nil && copyErr == nil {
+		copyErr = err
+	}
+	if copyErr != nil {
+		return fmt.Errorf("copying job source into %s: %w", a.workspace(), copyErr)
 	}
 	return nil
+}
+
+// rerootTar writes one tar: the workspace directories (dirs, a tar without
+// its end marker being harmless to re-read), then every entry of the
+// source archive (tar or tar.gz) moved under rel. Entries that would leave
+// rel are refused.
+func rerootTar(w io.Writer, dirs []byte, rel string, src io.Reader) error {
+	tw := tar.NewWriter(w)
+	dr := tar.NewReader(bytes.NewReader(dirs))
+	for {
+		hdr, err := dr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("workspace tar: %w", err)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+	}
+	br := bufio.NewReader(src)
+	var in io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("source archive: %w", err)
+		}
+		defer gz.Close()
+		in = gz
+	}
+	tr := tar.NewReader(in)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return tw.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("source archive: %w", err)
+		}
+		name, ok := inside(rel, hdr.Name)
+		if !ok {
+			return fmt.Errorf("source archive entry %q leaves the workspace", hdr.Name)
+		}
+		hdr.Name = name
+		if hdr.Typeflag == tar.TypeLink {
+			if hdr.Linkname, ok = inside(rel, hdr.Linkname); !ok {
+				return fmt.Errorf("source archive hard link %q leaves the workspace", hdr.Name)
+			}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return fmt.Errorf("source archive: %w", err)
+		}
+	}
+}
+
+// inside joins name under rel, refusing absolute names and ones climbing
+// out with "..".
+func inside(rel, name string) (string, bool) {
+	clean := path.Clean(name)
+	if path.IsAbs(name) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", false
+	}
+	joined := path.Join(rel, clean)
+	if strings.HasSuffix(name, "/") {
+		joined += "/"
+	}
+	return joined, true
 }
 
 // dirTar returns a tar holding the directory rel and its parents. They are
