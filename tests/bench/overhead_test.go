@@ -5,8 +5,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -34,6 +36,9 @@ func BenchmarkJobOverhead(b *testing.B) {
 	ctx := context.Background()
 
 	repeats := 15
+	if n, err := strconv.Atoi(os.Getenv("GANTRY_BENCH_REPEATS")); err == nil && n > 0 {
+		repeats = n
+	}
 	var gantry, docker, jobOnly []time.Duration
 	warm := func() {
 		if res := harness.CLI(ctx, b, addr, "submit", src); res.Code != 0 {
