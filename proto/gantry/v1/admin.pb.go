@@ -101,6 +101,175 @@ func (x *ListRunnersResponse) GetRunners() []*Runner {
 	return nil
 }
 
+type DrainRunnerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The runner's id or name.
+	Runner        string `protobuf:"bytes,1,opt,name=runner,proto3" json:"runner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainRunnerRequest) Reset() {
+	*x = DrainRunnerRequest{}
+	mi := &file_gantry_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainRunnerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainRunnerRequest) ProtoMessage() {}
+
+func (x *DrainRunnerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainRunnerRequest.ProtoReflect.Descriptor instead.
+func (*DrainRunnerRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DrainRunnerRequest) GetRunner() string {
+	if x != nil {
+		return x.Runner
+	}
+	return ""
+}
+
+type DrainRunnerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Runner        *Runner                `protobuf:"bytes,1,opt,name=runner,proto3" json:"runner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainRunnerResponse) Reset() {
+	*x = DrainRunnerResponse{}
+	mi := &file_gantry_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainRunnerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainRunnerResponse) ProtoMessage() {}
+
+func (x *DrainRunnerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainRunnerResponse.ProtoReflect.Descriptor instead.
+func (*DrainRunnerResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DrainRunnerResponse) GetRunner() *Runner {
+	if x != nil {
+		return x.Runner
+	}
+	return nil
+}
+
+type ListPendingJobsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPendingJobsRequest) Reset() {
+	*x = ListPendingJobsRequest{}
+	mi := &file_gantry_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPendingJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPendingJobsRequest) ProtoMessage() {}
+
+func (x *ListPendingJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPendingJobsRequest.ProtoReflect.Descriptor instead.
+func (*ListPendingJobsRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+type ListPendingJobsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Jobs          []*Job                 `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPendingJobsResponse) Reset() {
+	*x = ListPendingJobsResponse{}
+	mi := &file_gantry_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPendingJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPendingJobsResponse) ProtoMessage() {}
+
+func (x *ListPendingJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPendingJobsResponse.ProtoReflect.Descriptor instead.
+func (*ListPendingJobsResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListPendingJobsResponse) GetJobs() []*Job {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
 var File_gantry_v1_admin_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_admin_proto_rawDesc = "" +
@@ -108,9 +277,18 @@ const file_gantry_v1_admin_proto_rawDesc = "" +
 	"\x15gantry/v1/admin.proto\x12\tgantry.v1\x1a\x15gantry/v1/types.proto\"\x14\n" +
 	"\x12ListRunnersRequest\"B\n" +
 	"\x13ListRunnersResponse\x12+\n" +
-	"\arunners\x18\x01 \x03(\v2\x11.gantry.v1.RunnerR\arunners2\\\n" +
+	"\arunners\x18\x01 \x03(\v2\x11.gantry.v1.RunnerR\arunners\",\n" +
+	"\x12DrainRunnerRequest\x12\x16\n" +
+	"\x06runner\x18\x01 \x01(\tR\x06runner\"@\n" +
+	"\x13DrainRunnerResponse\x12)\n" +
+	"\x06runner\x18\x01 \x01(\v2\x11.gantry.v1.RunnerR\x06runner\"\x18\n" +
+	"\x16ListPendingJobsRequest\"=\n" +
+	"\x17ListPendingJobsResponse\x12\"\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x0e.gantry.v1.JobR\x04jobs2\x84\x02\n" +
 	"\fAdminService\x12L\n" +
-	"\vListRunners\x12\x1d.gantry.v1.ListRunnersRequest\x1a\x1e.gantry.v1.ListRunnersResponseB6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
+	"\vListRunners\x12\x1d.gantry.v1.ListRunnersRequest\x1a\x1e.gantry.v1.ListRunnersResponse\x12L\n" +
+	"\vDrainRunner\x12\x1d.gantry.v1.DrainRunnerRequest\x1a\x1e.gantry.v1.DrainRunnerResponse\x12X\n" +
+	"\x0fListPendingJobs\x12!.gantry.v1.ListPendingJobsRequest\x1a\".gantry.v1.ListPendingJobsResponseB6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
 
 var (
 	file_gantry_v1_admin_proto_rawDescOnce sync.Once
@@ -124,21 +302,32 @@ func file_gantry_v1_admin_proto_rawDescGZIP() []byte {
 	return file_gantry_v1_admin_proto_rawDescData
 }
 
-var file_gantry_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_gantry_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_gantry_v1_admin_proto_goTypes = []any{
-	(*ListRunnersRequest)(nil),  // 0: gantry.v1.ListRunnersRequest
-	(*ListRunnersResponse)(nil), // 1: gantry.v1.ListRunnersResponse
-	(*Runner)(nil),              // 2: gantry.v1.Runner
+	(*ListRunnersRequest)(nil),      // 0: gantry.v1.ListRunnersRequest
+	(*ListRunnersResponse)(nil),     // 1: gantry.v1.ListRunnersResponse
+	(*DrainRunnerRequest)(nil),      // 2: gantry.v1.DrainRunnerRequest
+	(*DrainRunnerResponse)(nil),     // 3: gantry.v1.DrainRunnerResponse
+	(*ListPendingJobsRequest)(nil),  // 4: gantry.v1.ListPendingJobsRequest
+	(*ListPendingJobsResponse)(nil), // 5: gantry.v1.ListPendingJobsResponse
+	(*Runner)(nil),                  // 6: gantry.v1.Runner
+	(*Job)(nil),                     // 7: gantry.v1.Job
 }
 var file_gantry_v1_admin_proto_depIdxs = []int32{
-	2, // 0: gantry.v1.ListRunnersResponse.runners:type_name -> gantry.v1.Runner
-	0, // 1: gantry.v1.AdminService.ListRunners:input_type -> gantry.v1.ListRunnersRequest
-	1, // 2: gantry.v1.AdminService.ListRunners:output_type -> gantry.v1.ListRunnersResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	6, // 0: gantry.v1.ListRunnersResponse.runners:type_name -> gantry.v1.Runner
+	6, // 1: gantry.v1.DrainRunnerResponse.runner:type_name -> gantry.v1.Runner
+	7, // 2: gantry.v1.ListPendingJobsResponse.jobs:type_name -> gantry.v1.Job
+	0, // 3: gantry.v1.AdminService.ListRunners:input_type -> gantry.v1.ListRunnersRequest
+	2, // 4: gantry.v1.AdminService.DrainRunner:input_type -> gantry.v1.DrainRunnerRequest
+	4, // 5: gantry.v1.AdminService.ListPendingJobs:input_type -> gantry.v1.ListPendingJobsRequest
+	1, // 6: gantry.v1.AdminService.ListRunners:output_type -> gantry.v1.ListRunnersResponse
+	3, // 7: gantry.v1.AdminService.DrainRunner:output_type -> gantry.v1.DrainRunnerResponse
+	5, // 8: gantry.v1.AdminService.ListPendingJobs:output_type -> gantry.v1.ListPendingJobsResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_admin_proto_init() }
@@ -153,7 +342,7 @@ func file_gantry_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_admin_proto_rawDesc), len(file_gantry_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

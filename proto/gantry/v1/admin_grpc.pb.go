@@ -19,7 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_ListRunners_FullMethodName = "/gantry.v1.AdminService/ListRunners"
+	AdminService_ListRunners_FullMethodName     = "/gantry.v1.AdminService/ListRunners"
+	AdminService_DrainRunner_FullMethodName     = "/gantry.v1.AdminService/DrainRunner"
+	AdminService_ListPendingJobs_FullMethodName = "/gantry.v1.AdminService/ListPendingJobs"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -29,6 +31,12 @@ const (
 // AdminService serves operators.
 type AdminServiceClient interface {
 	ListRunners(ctx context.Context, in *ListRunnersRequest, opts ...grpc.CallOption) (*ListRunnersResponse, error)
+	// DrainRunner tells a connected runner to finish its jobs, take no new
+	// ones, and exit.
+	DrainRunner(ctx context.Context, in *DrainRunnerRequest, opts ...grpc.CallOption) (*DrainRunnerResponse, error)
+	// ListPendingJobs lists the jobs of active runs that wait, each with the
+	// reason it waits.
+	ListPendingJobs(ctx context.Context, in *ListPendingJobsRequest, opts ...grpc.CallOption) (*ListPendingJobsResponse, error)
 }
 
 type adminServiceClient struct {
@@ -49,6 +57,26 @@ func (c *adminServiceClient) ListRunners(ctx context.Context, in *ListRunnersReq
 	return out, nil
 }
 
+func (c *adminServiceClient) DrainRunner(ctx context.Context, in *DrainRunnerRequest, opts ...grpc.CallOption) (*DrainRunnerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DrainRunnerResponse)
+	err := c.cc.Invoke(ctx, AdminService_DrainRunner_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListPendingJobs(ctx context.Context, in *ListPendingJobsRequest, opts ...grpc.CallOption) (*ListPendingJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPendingJobsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListPendingJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -56,6 +84,12 @@ func (c *adminServiceClient) ListRunners(ctx context.Context, in *ListRunnersReq
 // AdminService serves operators.
 type AdminServiceServer interface {
 	ListRunners(context.Context, *ListRunnersRequest) (*ListRunnersResponse, error)
+	// DrainRunner tells a connected runner to finish its jobs, take no new
+	// ones, and exit.
+	DrainRunner(context.Context, *DrainRunnerRequest) (*DrainRunnerResponse, error)
+	// ListPendingJobs lists the jobs of active runs that wait, each with the
+	// reason it waits.
+	ListPendingJobs(context.Context, *ListPendingJobsRequest) (*ListPendingJobsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -68,6 +102,12 @@ type UnimplementedAdminServiceServer struct{}
 
 func (UnimplementedAdminServiceServer) ListRunners(context.Context, *ListRunnersRequest) (*ListRunnersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRunners not implemented")
+}
+func (UnimplementedAdminServiceServer) DrainRunner(context.Context, *DrainRunnerRequest) (*DrainRunnerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DrainRunner not implemented")
+}
+func (UnimplementedAdminServiceServer) ListPendingJobs(context.Context, *ListPendingJobsRequest) (*ListPendingJobsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPendingJobs not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -108,6 +148,42 @@ func _AdminService_ListRunners_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_DrainRunner_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DrainRunnerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DrainRunner(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DrainRunner_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DrainRunner(ctx, req.(*DrainRunnerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListPendingJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPendingJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListPendingJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListPendingJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListPendingJobs(ctx, req.(*ListPendingJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -118,6 +194,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRunners",
 			Handler:    _AdminService_ListRunners_Handler,
+		},
+		{
+			MethodName: "DrainRunner",
+			Handler:    _AdminService_DrainRunner_Handler,
+		},
+		{
+			MethodName: "ListPendingJobs",
+			Handler:    _AdminService_ListPendingJobs_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -204,9 +204,11 @@ type RunnerHello struct {
 	Capacity int32                  `protobuf:"varint,3,opt,name=capacity,proto3" json:"capacity,omitempty"`
 	// Jobs still running on the runner from before this stream (after a
 	// reconnect); the coordinator re-attaches or cancels each.
-	Active        []*ActiveLease `protobuf:"bytes,4,rep,name=active,proto3" json:"active,omitempty"`
-	RunUntagged   bool           `protobuf:"varint,5,opt,name=run_untagged,json=runUntagged,proto3" json:"run_untagged,omitempty"`
-	Name          string         `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
+	Active      []*ActiveLease `protobuf:"bytes,4,rep,name=active,proto3" json:"active,omitempty"`
+	RunUntagged bool           `protobuf:"varint,5,opt,name=run_untagged,json=runUntagged,proto3" json:"run_untagged,omitempty"`
+	Name        string         `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
+	// A runner that was draining before it reconnected keeps draining.
+	Draining      bool `protobuf:"varint,7,opt,name=draining,proto3" json:"draining,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -281,6 +283,13 @@ func (x *RunnerHello) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *RunnerHello) GetDraining() bool {
+	if x != nil {
+		return x.Draining
+	}
+	return false
 }
 
 // RunnerHeartbeat renews the runner's leases.
@@ -610,6 +619,51 @@ func (x *CancelJob) GetReason() string {
 	return ""
 }
 
+// Drain asks the runner to finish its jobs, take no new ones, and exit.
+type Drain struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Drain) Reset() {
+	*x = Drain{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Drain) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Drain) ProtoMessage() {}
+
+func (x *Drain) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Drain.ProtoReflect.Descriptor instead.
+func (*Drain) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Drain) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type ConnectResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -617,6 +671,7 @@ type ConnectResponse struct {
 	//	*ConnectResponse_Welcome
 	//	*ConnectResponse_Lease
 	//	*ConnectResponse_Cancel
+	//	*ConnectResponse_Drain
 	Msg           isConnectResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -624,7 +679,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_gantry_v1_runner_proto_msgTypes[9]
+	mi := &file_gantry_v1_runner_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +691,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_runner_proto_msgTypes[9]
+	mi := &file_gantry_v1_runner_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +704,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{9}
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ConnectResponse) GetMsg() isConnectResponse_Msg {
@@ -686,6 +741,15 @@ func (x *ConnectResponse) GetCancel() *CancelJob {
 	return nil
 }
 
+func (x *ConnectResponse) GetDrain() *Drain {
+	if x != nil {
+		if x, ok := x.Msg.(*ConnectResponse_Drain); ok {
+			return x.Drain
+		}
+	}
+	return nil
+}
+
 type isConnectResponse_Msg interface {
 	isConnectResponse_Msg()
 }
@@ -702,11 +766,17 @@ type ConnectResponse_Cancel struct {
 	Cancel *CancelJob `protobuf:"bytes,3,opt,name=cancel,proto3,oneof"`
 }
 
+type ConnectResponse_Drain struct {
+	Drain *Drain `protobuf:"bytes,4,opt,name=drain,proto3,oneof"`
+}
+
 func (*ConnectResponse_Welcome) isConnectResponse_Msg() {}
 
 func (*ConnectResponse_Lease) isConnectResponse_Msg() {}
 
 func (*ConnectResponse_Cancel) isConnectResponse_Msg() {}
+
+func (*ConnectResponse_Drain) isConnectResponse_Msg() {}
 
 type StartJobRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -718,7 +788,7 @@ type StartJobRequest struct {
 
 func (x *StartJobRequest) Reset() {
 	*x = StartJobRequest{}
-	mi := &file_gantry_v1_runner_proto_msgTypes[10]
+	mi := &file_gantry_v1_runner_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +800,7 @@ func (x *StartJobRequest) String() string {
 func (*StartJobRequest) ProtoMessage() {}
 
 func (x *StartJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_runner_proto_msgTypes[10]
+	mi := &file_gantry_v1_runner_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +813,7 @@ func (x *StartJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobRequest.ProtoReflect.Descriptor instead.
 func (*StartJobRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{10}
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartJobRequest) GetJobId() int64 {
@@ -768,7 +838,7 @@ type StartJobResponse struct {
 
 func (x *StartJobResponse) Reset() {
 	*x = StartJobResponse{}
-	mi := &file_gantry_v1_runner_proto_msgTypes[11]
+	mi := &file_gantry_v1_runner_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +850,7 @@ func (x *StartJobResponse) String() string {
 func (*StartJobResponse) ProtoMessage() {}
 
 func (x *StartJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_runner_proto_msgTypes[11]
+	mi := &file_gantry_v1_runner_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +863,7 @@ func (x *StartJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobResponse.ProtoReflect.Descriptor instead.
 func (*StartJobResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{11}
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{12}
 }
 
 type AppendLogRequest struct {
@@ -809,7 +879,7 @@ type AppendLogRequest struct {
 
 func (x *AppendLogRequest) Reset() {
 	*x = AppendLogRequest{}
-	mi := &file_gantry_v1_runner_proto_msgTypes[12]
+	mi := &file_gantry_v1_runner_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +891,7 @@ func (x *AppendLogRequest) String() string {
 func (*AppendLogRequest) ProtoMessage() {}
 
 func (x *AppendLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_runner_proto_msgTypes[12]
+	mi := &file_gantry_v1_runner_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +904,7 @@ func (x *AppendLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLogRequest.ProtoReflect.Descriptor instead.
 func (*AppendLogRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{12}
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AppendLogRequest) GetJobId() int64 {
@@ -875,7 +945,7 @@ type AppendLogResponse struct {
 
 func (x *AppendLogResponse) Reset() {
 	*x = AppendLogResponse{}
-	mi := &file_gantry_v1_runner_proto_msgTypes[13]
+	mi := &file_gantry_v1_runner_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +957,7 @@ func (x *AppendLogResponse) String() string {
 func (*AppendLogResponse) ProtoMessage() {}
 
 func (x *AppendLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_runner_proto_msgTypes[13]
+	mi := &file_gantry_v1_runner_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +970,7 @@ func (x *AppendLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLogResponse.ProtoReflect.Descriptor instead.
 func (*AppendLogResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{13}
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AppendLogResponse) GetSize() int64 {
@@ -928,7 +998,7 @@ type CompleteJobRequest struct {
 
 func (x *CompleteJobRequest) Reset() {
 	*x = CompleteJobRequest{}
-	mi := &file_gantry_v1_runner_proto_msgTypes[14]
+	mi := &file_gantry_v1_runner_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1010,7 @@ func (x *CompleteJobRequest) String() string {
 func (*CompleteJobRequest) ProtoMessage() {}
 
 func (x *CompleteJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_runner_proto_msgTypes[14]
+	mi := &file_gantry_v1_runner_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1023,7 @@ func (x *CompleteJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteJobRequest.ProtoReflect.Descriptor instead.
 func (*CompleteJobRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{14}
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CompleteJobRequest) GetJobId() int64 {
@@ -1013,7 +1083,7 @@ type CompleteJobResponse struct {
 
 func (x *CompleteJobResponse) Reset() {
 	*x = CompleteJobResponse{}
-	mi := &file_gantry_v1_runner_proto_msgTypes[15]
+	mi := &file_gantry_v1_runner_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1095,7 @@ func (x *CompleteJobResponse) String() string {
 func (*CompleteJobResponse) ProtoMessage() {}
 
 func (x *CompleteJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_runner_proto_msgTypes[15]
+	mi := &file_gantry_v1_runner_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1108,7 @@ func (x *CompleteJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteJobResponse.ProtoReflect.Descriptor instead.
 func (*CompleteJobResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{15}
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{16}
 }
 
 type DownloadSourceRequest struct {
@@ -1051,7 +1121,7 @@ type DownloadSourceRequest struct {
 
 func (x *DownloadSourceRequest) Reset() {
 	*x = DownloadSourceRequest{}
-	mi := &file_gantry_v1_runner_proto_msgTypes[16]
+	mi := &file_gantry_v1_runner_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1133,7 @@ func (x *DownloadSourceRequest) String() string {
 func (*DownloadSourceRequest) ProtoMessage() {}
 
 func (x *DownloadSourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_runner_proto_msgTypes[16]
+	mi := &file_gantry_v1_runner_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1146,7 @@ func (x *DownloadSourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadSourceRequest.ProtoReflect.Descriptor instead.
 func (*DownloadSourceRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{16}
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DownloadSourceRequest) GetJobId() int64 {
@@ -1102,7 +1172,7 @@ type DownloadSourceResponse struct {
 
 func (x *DownloadSourceResponse) Reset() {
 	*x = DownloadSourceResponse{}
-	mi := &file_gantry_v1_runner_proto_msgTypes[17]
+	mi := &file_gantry_v1_runner_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1184,7 @@ func (x *DownloadSourceResponse) String() string {
 func (*DownloadSourceResponse) ProtoMessage() {}
 
 func (x *DownloadSourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_runner_proto_msgTypes[17]
+	mi := &file_gantry_v1_runner_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1197,7 @@ func (x *DownloadSourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadSourceResponse.ProtoReflect.Descriptor instead.
 func (*DownloadSourceResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{17}
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DownloadSourceResponse) GetChunk() []byte {
@@ -1152,14 +1222,15 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\frunner_token\x18\x02 \x01(\tR\vrunnerToken\":\n" +
 	"\vActiveLease\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\"\xbe\x01\n" +
+	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\"\xda\x01\n" +
 	"\vRunnerHello\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x12\n" +
 	"\x04tags\x18\x02 \x03(\tR\x04tags\x12\x1a\n" +
 	"\bcapacity\x18\x03 \x01(\x05R\bcapacity\x12.\n" +
 	"\x06active\x18\x04 \x03(\v2\x16.gantry.v1.ActiveLeaseR\x06active\x12!\n" +
 	"\frun_untagged\x18\x05 \x01(\bR\vrunUntagged\x12\x12\n" +
-	"\x04name\x18\x06 \x01(\tR\x04name\"]\n" +
+	"\x04name\x18\x06 \x01(\tR\x04name\x12\x1a\n" +
+	"\bdraining\x18\a \x01(\bR\bdraining\"]\n" +
 	"\x0fRunnerHeartbeat\x12.\n" +
 	"\x06active\x18\x01 \x03(\v2\x16.gantry.v1.ActiveLeaseR\x06active\x12\x1a\n" +
 	"\bdraining\x18\x02 \x01(\bR\bdraining\"\x83\x01\n" +
@@ -1179,11 +1250,14 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\tCancelJob\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xa5\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x1f\n" +
+	"\x05Drain\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xcf\x01\n" +
 	"\x0fConnectResponse\x12.\n" +
 	"\awelcome\x18\x01 \x01(\v2\x12.gantry.v1.WelcomeH\x00R\awelcome\x12+\n" +
 	"\x05lease\x18\x02 \x01(\v2\x13.gantry.v1.JobLeaseH\x00R\x05lease\x12.\n" +
-	"\x06cancel\x18\x03 \x01(\v2\x14.gantry.v1.CancelJobH\x00R\x06cancelB\x05\n" +
+	"\x06cancel\x18\x03 \x01(\v2\x14.gantry.v1.CancelJobH\x00R\x06cancel\x12(\n" +
+	"\x05drain\x18\x04 \x01(\v2\x10.gantry.v1.DrainH\x00R\x05drainB\x05\n" +
 	"\x03msg\">\n" +
 	"\x0fStartJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
@@ -1230,7 +1304,7 @@ func file_gantry_v1_runner_proto_rawDescGZIP() []byte {
 	return file_gantry_v1_runner_proto_rawDescData
 }
 
-var file_gantry_v1_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_gantry_v1_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_gantry_v1_runner_proto_goTypes = []any{
 	(*RegisterRequest)(nil),        // 0: gantry.v1.RegisterRequest
 	(*RegisterResponse)(nil),       // 1: gantry.v1.RegisterResponse
@@ -1241,51 +1315,53 @@ var file_gantry_v1_runner_proto_goTypes = []any{
 	(*Welcome)(nil),                // 6: gantry.v1.Welcome
 	(*JobLease)(nil),               // 7: gantry.v1.JobLease
 	(*CancelJob)(nil),              // 8: gantry.v1.CancelJob
-	(*ConnectResponse)(nil),        // 9: gantry.v1.ConnectResponse
-	(*StartJobRequest)(nil),        // 10: gantry.v1.StartJobRequest
-	(*StartJobResponse)(nil),       // 11: gantry.v1.StartJobResponse
-	(*AppendLogRequest)(nil),       // 12: gantry.v1.AppendLogRequest
-	(*AppendLogResponse)(nil),      // 13: gantry.v1.AppendLogResponse
-	(*CompleteJobRequest)(nil),     // 14: gantry.v1.CompleteJobRequest
-	(*CompleteJobResponse)(nil),    // 15: gantry.v1.CompleteJobResponse
-	(*DownloadSourceRequest)(nil),  // 16: gantry.v1.DownloadSourceRequest
-	(*DownloadSourceResponse)(nil), // 17: gantry.v1.DownloadSourceResponse
-	(*durationpb.Duration)(nil),    // 18: google.protobuf.Duration
-	(*JobSpec)(nil),                // 19: gantry.v1.JobSpec
-	(JobStatus)(0),                 // 20: gantry.v1.JobStatus
-	(FailureReason)(0),             // 21: gantry.v1.FailureReason
+	(*Drain)(nil),                  // 9: gantry.v1.Drain
+	(*ConnectResponse)(nil),        // 10: gantry.v1.ConnectResponse
+	(*StartJobRequest)(nil),        // 11: gantry.v1.StartJobRequest
+	(*StartJobResponse)(nil),       // 12: gantry.v1.StartJobResponse
+	(*AppendLogRequest)(nil),       // 13: gantry.v1.AppendLogRequest
+	(*AppendLogResponse)(nil),      // 14: gantry.v1.AppendLogResponse
+	(*CompleteJobRequest)(nil),     // 15: gantry.v1.CompleteJobRequest
+	(*CompleteJobResponse)(nil),    // 16: gantry.v1.CompleteJobResponse
+	(*DownloadSourceRequest)(nil),  // 17: gantry.v1.DownloadSourceRequest
+	(*DownloadSourceResponse)(nil), // 18: gantry.v1.DownloadSourceResponse
+	(*durationpb.Duration)(nil),    // 19: google.protobuf.Duration
+	(*JobSpec)(nil),                // 20: gantry.v1.JobSpec
+	(JobStatus)(0),                 // 21: gantry.v1.JobStatus
+	(FailureReason)(0),             // 22: gantry.v1.FailureReason
 }
 var file_gantry_v1_runner_proto_depIdxs = []int32{
 	2,  // 0: gantry.v1.RunnerHello.active:type_name -> gantry.v1.ActiveLease
 	2,  // 1: gantry.v1.RunnerHeartbeat.active:type_name -> gantry.v1.ActiveLease
 	3,  // 2: gantry.v1.ConnectRequest.hello:type_name -> gantry.v1.RunnerHello
 	4,  // 3: gantry.v1.ConnectRequest.heartbeat:type_name -> gantry.v1.RunnerHeartbeat
-	18, // 4: gantry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	18, // 5: gantry.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
-	18, // 6: gantry.v1.JobLease.ttl:type_name -> google.protobuf.Duration
-	19, // 7: gantry.v1.JobLease.spec:type_name -> gantry.v1.JobSpec
+	19, // 4: gantry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	19, // 5: gantry.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
+	19, // 6: gantry.v1.JobLease.ttl:type_name -> google.protobuf.Duration
+	20, // 7: gantry.v1.JobLease.spec:type_name -> gantry.v1.JobSpec
 	6,  // 8: gantry.v1.ConnectResponse.welcome:type_name -> gantry.v1.Welcome
 	7,  // 9: gantry.v1.ConnectResponse.lease:type_name -> gantry.v1.JobLease
 	8,  // 10: gantry.v1.ConnectResponse.cancel:type_name -> gantry.v1.CancelJob
-	20, // 11: gantry.v1.CompleteJobRequest.status:type_name -> gantry.v1.JobStatus
-	21, // 12: gantry.v1.CompleteJobRequest.failure_reason:type_name -> gantry.v1.FailureReason
-	0,  // 13: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
-	5,  // 14: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
-	10, // 15: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
-	12, // 16: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
-	14, // 17: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
-	16, // 18: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
-	1,  // 19: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
-	9,  // 20: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
-	11, // 21: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
-	13, // 22: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
-	15, // 23: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
-	17, // 24: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	9,  // 11: gantry.v1.ConnectResponse.drain:type_name -> gantry.v1.Drain
+	21, // 12: gantry.v1.CompleteJobRequest.status:type_name -> gantry.v1.JobStatus
+	22, // 13: gantry.v1.CompleteJobRequest.failure_reason:type_name -> gantry.v1.FailureReason
+	0,  // 14: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
+	5,  // 15: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
+	11, // 16: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
+	13, // 17: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
+	15, // 18: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
+	17, // 19: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
+	1,  // 20: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
+	10, // 21: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
+	12, // 22: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
+	14, // 23: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
+	16, // 24: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
+	18, // 25: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
+	20, // [20:26] is the sub-list for method output_type
+	14, // [14:20] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_runner_proto_init() }
@@ -1298,10 +1374,11 @@ func file_gantry_v1_runner_proto_init() {
 		(*ConnectRequest_Hello)(nil),
 		(*ConnectRequest_Heartbeat)(nil),
 	}
-	file_gantry_v1_runner_proto_msgTypes[9].OneofWrappers = []any{
+	file_gantry_v1_runner_proto_msgTypes[10].OneofWrappers = []any{
 		(*ConnectResponse_Welcome)(nil),
 		(*ConnectResponse_Lease)(nil),
 		(*ConnectResponse_Cancel)(nil),
+		(*ConnectResponse_Drain)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1309,7 +1386,7 @@ func file_gantry_v1_runner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_runner_proto_rawDesc), len(file_gantry_v1_runner_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

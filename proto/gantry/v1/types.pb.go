@@ -560,11 +560,13 @@ type Runner struct {
 	Capacity  int32                  `protobuf:"varint,4,opt,name=capacity,proto3" json:"capacity,omitempty"`
 	Connected bool                   `protobuf:"varint,5,opt,name=connected,proto3" json:"connected,omitempty"`
 	// Jobs currently leased to the runner.
-	JobIds        []int64                `protobuf:"varint,6,rep,packed,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
-	Version       string                 `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
-	RegisteredAt  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
-	LastSeenAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
-	RunUntagged   bool                   `protobuf:"varint,10,opt,name=run_untagged,json=runUntagged,proto3" json:"run_untagged,omitempty"`
+	JobIds       []int64                `protobuf:"varint,6,rep,packed,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
+	Version      string                 `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
+	RegisteredAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
+	LastSeenAt   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	RunUntagged  bool                   `protobuf:"varint,10,opt,name=run_untagged,json=runUntagged,proto3" json:"run_untagged,omitempty"`
+	// The runner finishes its jobs and takes no new ones.
+	Draining      bool `protobuf:"varint,11,opt,name=draining,proto3" json:"draining,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -665,6 +667,13 @@ func (x *Runner) GetLastSeenAt() *timestamppb.Timestamp {
 func (x *Runner) GetRunUntagged() bool {
 	if x != nil {
 		return x.RunUntagged
+	}
+	return false
+}
+
+func (x *Runner) GetDraining() bool {
+	if x != nil {
+		return x.Draining
 	}
 	return false
 }
@@ -1075,7 +1084,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\vfinished_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12%\n" +
 	"\x0epending_reason\x18\x13 \x01(\tR\rpendingReason\x12\x14\n" +
-	"\x05image\x18\x14 \x01(\tR\x05image\"\xcf\x02\n" +
+	"\x05image\x18\x14 \x01(\tR\x05image\"\xeb\x02\n" +
 	"\x06Runner\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1088,7 +1097,8 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\flast_seen_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"lastSeenAt\x12!\n" +
 	"\frun_untagged\x18\n" +
-	" \x01(\bR\vrunUntagged\"f\n" +
+	" \x01(\bR\vrunUntagged\x12\x1a\n" +
+	"\bdraining\x18\v \x01(\bR\bdraining\"f\n" +
 	"\tImageSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
