@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gantry-ci/gantry/coordinator/model"
 	"github.com/gantry-ci/gantry/coordinator/store"
@@ -86,6 +88,7 @@ func pick(sessions []*Session, tags []string) *Session {
 func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) error {
 	var spec []byte
 	var epoch int64
+	var queuedAt time.Time
 	now := s.now()
 	_, err := s.store.UpdateRun(ctx, e.RunID, func(rs *store.RunState) error {
 		j := rs.Job(e.JobID)
@@ -99,7 +102,7 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		j.FailureReason, j.FailureMessage = model.ReasonNone, ""
 		j.Attempts = append(j.Attempts, model.Attempt{Epoch: j.Epoch, RunnerID: ss.Runner.ID, RunnerName: ss.Runner.Name, Status: model.JobLeased, LeasedAt: now})
 		model.Advance(rs.Run, rs.Jobs, now)
-		spec, epoch = j.Spec, j.Epoch
+		spec, epoch, queuedAt = j.Spec, j.Epoch, j.QueuedAt
 		return nil
 	})
 	if errors.Is(err, errNotPending) {
@@ -116,7 +119,7 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		ss.release(e.JobID)
 		return s.failAttempt(ctx, e.RunID, e.JobID, epoch, fmt.Sprintf("corrupt job spec: %v", err))
 	}
-	l := &gantryv1.JobLease{JobId: e.JobID, Epoch: epoch, Ttl: durationpb.New(s.cfg.LeaseTTL), Spec: js}
+	l := &gantryv1.JobLease{JobId: e.JobID, Epoch: epoch, Ttl: durationpb.New(s.cfg.LeaseTTL), Spec: js, QueuedAt: timestamppb.New(queuedAt)}
 	s.log.Info("job leased", zap.Int64("run_id", e.RunID), zap.Int64("job_id", e.JobID), zap.Int64("epoch", epoch), zap.String("runner_id", ss.Runner.ID))
 	if !ss.deliver(l) {
 		ss.release(e.JobID)

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -491,11 +492,13 @@ func (x *Welcome) GetLeaseTtl() *durationpb.Duration {
 
 // JobLease hands a job attempt to the runner.
 type JobLease struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Epoch         int64                  `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Ttl           *durationpb.Duration   `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
-	Spec          *JobSpec               `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch int64                  `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Ttl   *durationpb.Duration   `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Spec  *JobSpec               `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	// When the job last became ready to run (entered the queue).
+	QueuedAt      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=queued_at,json=queuedAt,proto3" json:"queued_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -554,6 +557,13 @@ func (x *JobLease) GetTtl() *durationpb.Duration {
 func (x *JobLease) GetSpec() *JobSpec {
 	if x != nil {
 		return x.Spec
+	}
+	return nil
+}
+
+func (x *JobLease) GetQueuedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.QueuedAt
 	}
 	return nil
 }
@@ -1211,7 +1221,7 @@ var File_gantry_v1_runner_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\n" +
-	"\x16gantry/v1/runner.proto\x12\tgantry.v1\x1a\x15gantry/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\"\x8b\x01\n" +
+	"\x16gantry/v1/runner.proto\x12\tgantry.v1\x1a\x15gantry/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x01\n" +
 	"\x0fRegisterRequest\x12-\n" +
 	"\x12registration_token\x18\x01 \x01(\tR\x11registrationToken\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1241,12 +1251,13 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\aWelcome\x12\x1b\n" +
 	"\trunner_id\x18\x01 \x01(\tR\brunnerId\x12H\n" +
 	"\x12heartbeat_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x126\n" +
-	"\tlease_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\bleaseTtl\"\x8c\x01\n" +
+	"\tlease_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\bleaseTtl\"\xc5\x01\n" +
 	"\bJobLease\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12+\n" +
 	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12&\n" +
-	"\x04spec\x18\x04 \x01(\v2\x12.gantry.v1.JobSpecR\x04spec\"P\n" +
+	"\x04spec\x18\x04 \x01(\v2\x12.gantry.v1.JobSpecR\x04spec\x127\n" +
+	"\tqueued_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bqueuedAt\"P\n" +
 	"\tCancelJob\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12\x16\n" +
@@ -1327,8 +1338,9 @@ var file_gantry_v1_runner_proto_goTypes = []any{
 	(*DownloadSourceResponse)(nil), // 18: gantry.v1.DownloadSourceResponse
 	(*durationpb.Duration)(nil),    // 19: google.protobuf.Duration
 	(*JobSpec)(nil),                // 20: gantry.v1.JobSpec
-	(JobStatus)(0),                 // 21: gantry.v1.JobStatus
-	(FailureReason)(0),             // 22: gantry.v1.FailureReason
+	(*timestamppb.Timestamp)(nil),  // 21: google.protobuf.Timestamp
+	(JobStatus)(0),                 // 22: gantry.v1.JobStatus
+	(FailureReason)(0),             // 23: gantry.v1.FailureReason
 }
 var file_gantry_v1_runner_proto_depIdxs = []int32{
 	2,  // 0: gantry.v1.RunnerHello.active:type_name -> gantry.v1.ActiveLease
@@ -1339,29 +1351,30 @@ var file_gantry_v1_runner_proto_depIdxs = []int32{
 	19, // 5: gantry.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
 	19, // 6: gantry.v1.JobLease.ttl:type_name -> google.protobuf.Duration
 	20, // 7: gantry.v1.JobLease.spec:type_name -> gantry.v1.JobSpec
-	6,  // 8: gantry.v1.ConnectResponse.welcome:type_name -> gantry.v1.Welcome
-	7,  // 9: gantry.v1.ConnectResponse.lease:type_name -> gantry.v1.JobLease
-	8,  // 10: gantry.v1.ConnectResponse.cancel:type_name -> gantry.v1.CancelJob
-	9,  // 11: gantry.v1.ConnectResponse.drain:type_name -> gantry.v1.Drain
-	21, // 12: gantry.v1.CompleteJobRequest.status:type_name -> gantry.v1.JobStatus
-	22, // 13: gantry.v1.CompleteJobRequest.failure_reason:type_name -> gantry.v1.FailureReason
-	0,  // 14: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
-	5,  // 15: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
-	11, // 16: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
-	13, // 17: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
-	15, // 18: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
-	17, // 19: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
-	1,  // 20: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
-	10, // 21: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
-	12, // 22: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
-	14, // 23: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
-	16, // 24: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
-	18, // 25: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
-	20, // [20:26] is the sub-list for method output_type
-	14, // [14:20] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	21, // 8: gantry.v1.JobLease.queued_at:type_name -> google.protobuf.Timestamp
+	6,  // 9: gantry.v1.ConnectResponse.welcome:type_name -> gantry.v1.Welcome
+	7,  // 10: gantry.v1.ConnectResponse.lease:type_name -> gantry.v1.JobLease
+	8,  // 11: gantry.v1.ConnectResponse.cancel:type_name -> gantry.v1.CancelJob
+	9,  // 12: gantry.v1.ConnectResponse.drain:type_name -> gantry.v1.Drain
+	22, // 13: gantry.v1.CompleteJobRequest.status:type_name -> gantry.v1.JobStatus
+	23, // 14: gantry.v1.CompleteJobRequest.failure_reason:type_name -> gantry.v1.FailureReason
+	0,  // 15: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
+	5,  // 16: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
+	11, // 17: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
+	13, // 18: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
+	15, // 19: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
+	17, // 20: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
+	1,  // 21: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
+	10, // 22: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
+	12, // 23: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
+	14, // 24: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
+	16, // 25: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
+	18, // 26: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
+	21, // [21:27] is the sub-list for method output_type
+	15, // [15:21] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_runner_proto_init() }
