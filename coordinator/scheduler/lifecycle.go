@@ -103,8 +103,9 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 		return err
 	}
 	now := s.now()
-	var finished *model.Run
-	rs, err := s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+	var runStatus model.RunStatus
+	_, err = s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		runStatus = rs.Run.Status
 		j, err := fenced(rs, jobID, runnerID, epoch)
 		if err != nil {
 			return err
@@ -122,7 +123,7 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 		}
 		setAttempt(j, c.Status, c.FailureReason, c.FailureMessage, now)
 		model.Advance(rs.Run, rs.Jobs, now)
-		finished = rs.Run
+		runStatus = rs.Run.Status
 		return nil
 	})
 	if err != nil {
@@ -131,8 +132,8 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 	s.releaseJob(runnerID, jobID)
 	fields := []zap.Field{zap.Int64("run_id", runID), zap.Int64("job_id", jobID), zap.Int64("epoch", epoch), zap.String("runner_id", runnerID), zap.String("status", string(c.Status))}
 	s.log.Info("job completed", fields...)
-	if finished != nil && finished.Status.Terminal() {
-		s.log.Info("run finished", zap.Int64("run_id", runID), zap.String("status", string(rs.Run.Status)))
+	if runStatus.Terminal() {
+		s.log.Info("run finished", zap.Int64("run_id", runID), zap.String("status", string(runStatus)))
 	}
 	return nil
 }
@@ -269,21 +270,25 @@ func (s *Scheduler) recoverOrphans(ctx context.Context, held map[int64]bool) err
 // telling their runners to stop.
 func (s *Scheduler) CancelRun(ctx context.Context, runID int64) (*model.Run, error) {
 	now := s.now()
-	rs, err := s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
-		if rs.Run.Status.Terminal() {
-			return nil
+	var run model.Run
+	var held []model.Job
+	_, err := s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		if !rs.Run.Status.Terminal() {
+			rs.Run.CancelRequested = true
+			model.Advance(rs.Run, rs.Jobs, now)
 		}
-		rs.Run.CancelRequested = true
-		model.Advance(rs.Run, rs.Jobs, now)
+		run, held = *rs.Run, nil
+		for _, j := range rs.Jobs {
+			if j.Status.Active() {
+				held = append(held, model.Job{ID: j.ID, Epoch: j.Epoch, RunnerID: j.RunnerID})
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, j := range rs.Jobs {
-		if !j.Status.Active() {
-			continue
-		}
+	for _, j := range held {
 		s.mu.Lock()
 		ss := s.sessions[j.RunnerID]
 		s.mu.Unlock()
@@ -292,7 +297,7 @@ func (s *Scheduler) CancelRun(ctx context.Context, runID int64) (*model.Run, err
 		}
 	}
 	s.log.Info("run cancel requested", zap.Int64("run_id", runID))
-	return rs.Run, nil
+	return &run, nil
 }
 
 func nameOr(name, id string) string {

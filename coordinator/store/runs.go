@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -19,18 +18,21 @@ type RunState struct {
 	// Revision is the etcd revision the state was read at.
 	Revision int64
 
-	runRev int64
-	orig   map[int64][]byte // job id -> encoded job as read
+	runRev  int64
+	origRun []byte // the run record as stored
+	orig   map[int64][]byte // job id -> encoded job as stored
+	byID   map[int64]*model.Job
 }
 
 // Job returns the run's job with the given id, or nil.
 func (rs *RunState) Job(id int64) *model.Job {
-	for _, j := range rs.Jobs {
-		if j.ID == id {
-			return j
+	if rs.byID == nil || len(rs.byID) != len(rs.Jobs) {
+		rs.byID = make(map[int64]*model.Job, len(rs.Jobs))
+		for _, j := range rs.Jobs {
+			rs.byID[j.ID] = j
 		}
 	}
-	return nil
+	return rs.byID[id]
 }
 
 // JobByName returns the run's job with the given name, or nil.
@@ -143,7 +145,7 @@ func (s *Store) getRun(ctx context.Context, id, rev int64) (*RunState, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := &RunState{Run: run, Revision: resp.Header.Revision, runRev: runResp.Kvs[0].ModRevision, orig: map[int64][]byte{}}
+	rs := &RunState{Run: run, Revision: resp.Header.Revision, runRev: runResp.Kvs[0].ModRevision, origRun: runResp.Kvs[0].Value, orig: map[int64][]byte{}}
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
 		j, err := decode[model.Job](kv.Value, "job")
 		if err != nil {
@@ -153,56 +155,6 @@ func (s *Store) getRun(ctx context.Context, id, rev int64) (*RunState, error) {
 		rs.orig[j.ID] = kv.Value
 	}
 	return rs, nil
-}
-
-// UpdateRun reads the run, lets fn change it and its jobs, and writes what
-// changed in one transaction guarded by the run's revision, maintaining the
-// queue, lease and active-run indexes. On a lost race it re-reads and calls
-// fn again, so fn must decide from the state it is given only. An error
-// from fn aborts the update and is returned as is.
-func (s *Store) UpdateRun(ctx context.Context, id int64, fn func(*RunState) error) (*RunState, error) {
-	for range maxAttempts {
-		rs, err := s.GetRun(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		wasActive := !rs.Run.Status.Terminal()
-		before := map[int64]model.Job{}
-		for _, j := range rs.Jobs {
-			before[j.ID] = *j
-		}
-		if err := fn(rs); err != nil {
-			return rs, err
-		}
-		ops := []clientv3.Op{clientv3.OpPut(s.k.run(id), mustJSON(rs.Run))}
-		if isActive := !rs.Run.Status.Terminal(); isActive != wasActive {
-			if isActive {
-				ops = append(ops, clientv3.OpPut(s.k.active(id), ""))
-			} else {
-				ops = append(ops, clientv3.OpDelete(s.k.active(id)))
-			}
-		}
-		for _, j := range rs.Jobs {
-			enc := []byte(mustJSON(j))
-			if bytes.Equal(enc, rs.orig[j.ID]) {
-				continue
-			}
-			ops = append(ops, clientv3.OpPut(s.k.job(id, j.ID), string(enc)))
-			ops = append(ops, s.indexOps(id, before[j.ID], j)...)
-		}
-		tr, err := s.txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(s.k.run(id)), "=", rs.runRev)).
-			Then(ops...).Commit()
-		if err != nil {
-			return nil, fmt.Errorf("update run %d: %w", id, err)
-		}
-		if tr.Succeeded {
-			rs.Revision = tr.Header.Revision
-			rs.runRev = tr.Header.Revision
-			return rs, nil
-		}
-	}
-	return nil, fmt.Errorf("update run %d: %w", id, ErrConflict)
 }
 
 // indexOps returns the queue and lease index changes for a job that went

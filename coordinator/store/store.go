@@ -6,7 +6,8 @@
 // rewrites the run record and compares its mod revision with the one read,
 // so two coordinators or two requests can never both win a transition; the
 // loser re-reads and re-decides. The queue, lease and active-run indexes
-// are maintained in the same transaction.
+// are maintained in the same transaction. Concurrent updates of one run in
+// one coordinator are combined into one transaction (see runwriter.go).
 package store
 
 import (
@@ -43,6 +44,9 @@ type Store struct {
 
 	// jobRuns caches the immutable job -> run mapping.
 	jobRuns sync.Map
+
+	writersMu sync.Mutex
+	writers   map[int64]*runWriter // run id -> its update combiner
 }
 
 // New returns a store using cli under prefix ("" means DefaultPrefix).
@@ -50,7 +54,7 @@ func New(cli *clientv3.Client, prefix string, logger *zap.Logger) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Store{cli: cli, k: keys{prefix: prefix}, log: logger}
+	return &Store{cli: cli, k: keys{prefix: prefix}, log: logger, writers: map[int64]*runWriter{}}
 }
 
 // Client returns the etcd client, for watches and leases.
