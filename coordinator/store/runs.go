@@ -19,9 +19,9 @@ type RunState struct {
 	Revision int64
 
 	runRev  int64
-	origRun []byte // the run record as stored
-	orig   map[int64][]byte // job id -> encoded job as stored
-	byID   map[int64]*model.Job
+	origRun []byte           // the run record as stored
+	orig    map[int64][]byte // job id -> encoded job as stored
+	byID    map[int64]*model.Job
 }
 
 // Job returns the run's job with the given id, or nil.
