@@ -81,12 +81,7 @@ func (h *PipelineHandler) jobs(rs *store.RunState) []*gantryv1.Job {
 	out := make([]*gantryv1.Job, 0, len(rs.Jobs))
 	for _, j := range rs.Jobs {
 		pj := jobToProto(j)
-		switch j.Status {
-		case model.JobPending:
-			pj.PendingReason = h.sched.PendingReason(j.Tags)
-		case model.JobCreated:
-			pj.PendingReason = "waiting for earlier stages"
-		}
+		pj.PendingReason = h.sched.Explain(j)
 		out = append(out, pj)
 	}
 	return out

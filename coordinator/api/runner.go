@@ -93,6 +93,7 @@ func (h *RunnerHandler) Connect(stream gantryv1.RunnerService_ConnectServer) err
 	}
 	ss, err := h.sched.Attach(ctx, &updated, scheduler.Hello{
 		Tags: updated.Tags, RunUntagged: updated.RunUntagged, Capacity: updated.Capacity, Version: updated.Version, Active: active,
+		Draining: hello.GetDraining(),
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -22,65 +23,128 @@ import (
 // errNotPending means the job left the queue before we could lease it.
 var errNotPending = errors.New("job no longer pending")
 
-// liveSessions returns the sessions with free capacity.
-func (s *Scheduler) liveSessions() []*Session {
+// maxConcurrentLeases bounds the lease transactions one dispatch round
+// has in flight; leases of one run are combined by the store anyway.
+const maxConcurrentLeases = 256
+
+// runnerGroup is the connected runners with one set of tags: a job either
+// fits all of them or none.
+type runnerGroup struct {
+	tags     []string
+	untagged bool
+	sessions []*Session // with free capacity, in round-robin order
+	next     int
+}
+
+// take returns a session of the group with a free slot reserved for
+// jobID, or nil when the group is full.
+func (g *runnerGroup) take(jobID int64) *Session {
+	for len(g.sessions) > 0 {
+		if g.next >= len(g.sessions) {
+			g.next = 0
+		}
+		ss := g.sessions[g.next]
+		if ss.reserve(jobID) {
+			g.next++
+			return ss
+		}
+		// Full (or closed): drop it from this round.
+		g.sessions = slices.Delete(g.sessions, g.next, g.next+1)
+	}
+	return nil
+}
+
+// groups returns the sessions with free capacity, grouped by tags.
+func (s *Scheduler) groups() []*runnerGroup {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*Session, 0, len(s.sessions))
+	byKey := map[string]*runnerGroup{}
+	var out []*runnerGroup
 	for _, ss := range s.sessions {
-		if ss.free() > 0 {
-			out = append(out, ss)
+		if ss.free() <= 0 {
+			continue
 		}
+		key := fmt.Sprintf("%t\x00%s", ss.Untagged, strings.Join(ss.Tags, "\x00"))
+		g := byKey[key]
+		if g == nil {
+			g = &runnerGroup{tags: ss.Tags, untagged: ss.Untagged}
+			byKey[key] = g
+			out = append(out, g)
+		}
+		g.sessions = append(g.sessions, ss)
+	}
+	for _, g := range out {
+		// Most free capacity first, so load spreads over the fleet.
+		slices.SortStableFunc(g.sessions, func(a, b *Session) int { return b.free() - a.free() })
 	}
 	return out
 }
 
-// dispatch leases as many queued jobs as runners can take.
+// assignment is a queued job matched with the session that will run it.
+type assignment struct {
+	entry store.QueueEntry
+	ss    *Session
+}
+
+// dispatch leases as many queued jobs as runners can take: it matches jobs
+// to sessions in queue order, then writes the leases concurrently.
 func (s *Scheduler) dispatch(ctx context.Context) {
 	entries := s.queued()
 	if len(entries) == 0 {
 		return
 	}
-	sessions := s.liveSessions()
+	groups := s.groups()
+	var plan []assignment
 	for _, e := range entries {
-		if len(sessions) == 0 || ctx.Err() != nil {
-			return
+		if len(groups) == 0 {
+			break
 		}
-		ss := pick(sessions, e.Tags)
-		if ss == nil || !ss.reserve(e.JobID) {
-			continue
-		}
-		if err := s.lease(ctx, ss, e); err != nil {
-			ss.release(e.JobID)
-			if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-				// The session's etcd lease lapsed (missed heartbeats):
-				// close it so the runner reconnects with a fresh one.
-				s.log.Warn("runner session expired; closing it", zap.String("runner_id", ss.Runner.ID))
-				s.Detach(ss)
-				sessions = slices.DeleteFunc(sessions, func(o *Session) bool { return o == ss })
+		for gi := 0; gi < len(groups); gi++ {
+			g := groups[gi]
+			if !model.CanRun(g.tags, g.untagged, e.Tags) {
 				continue
 			}
-			if ctx.Err() == nil {
-				s.log.Error("lease job", zap.Int64("job_id", e.JobID), zap.String("runner_id", ss.Runner.ID), zap.Error(err))
+			if ss := g.take(e.JobID); ss != nil {
+				plan = append(plan, assignment{e, ss})
+				break
 			}
+			groups = slices.Delete(groups, gi, gi+1) // full
+			gi--
 		}
 	}
+	if len(plan) == 0 {
+		return
+	}
+	sem := make(chan struct{}, maxConcurrentLeases)
+	var wg sync.WaitGroup
+	for _, a := range plan {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.leaseOne(ctx, a)
+		}()
+	}
+	wg.Wait()
 }
 
-// pick returns the session with the most free capacity that can run a job
-// with tags, or nil.
-func pick(sessions []*Session, tags []string) *Session {
-	var best *Session
-	bestFree := 0
-	for _, ss := range sessions {
-		if !model.CanRun(ss.Tags, ss.Untagged, tags) {
-			continue
-		}
-		if f := ss.free(); f > bestFree {
-			best, bestFree = ss, f
-		}
+// leaseOne leases one planned job, undoing the reservation on failure.
+func (s *Scheduler) leaseOne(ctx context.Context, a assignment) {
+	err := s.lease(ctx, a.ss, a.entry)
+	if err == nil {
+		return
 	}
-	return best
+	a.ss.release(a.entry.JobID)
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		// The session's etcd lease lapsed (missed heartbeats): close it
+		// so the runner reconnects with a fresh one.
+		s.log.Warn("runner session expired; closing it", zap.String("runner_id", a.ss.Runner.ID))
+		s.Detach(a.ss)
+		return
+	}
+	if ctx.Err() == nil {
+		s.log.Error("lease job", zap.Int64("job_id", a.entry.JobID), zap.String("runner_id", a.ss.Runner.ID), zap.Error(err))
+	}
 }
 
 // lease moves a pending job to leased on ss in one guarded transaction and
@@ -128,27 +192,3 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 	return nil
 }
 
-// PendingReason explains in words why a queued job with tags waits.
-func (s *Scheduler) PendingReason(tags []string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	matching, free := 0, 0
-	for _, ss := range s.sessions {
-		if model.CanRun(ss.Tags, ss.Untagged, tags) {
-			matching++
-			if ss.free() > 0 {
-				free++
-			}
-		}
-	}
-	switch {
-	case matching == 0 && len(tags) == 0:
-		return "no connected runner accepts untagged jobs"
-	case matching == 0:
-		return fmt.Sprintf("no connected runner has all the tags [%s]", strings.Join(tags, ", "))
-	case free == 0:
-		return fmt.Sprintf("all %d matching runners are busy", matching)
-	default:
-		return "waiting to be dispatched"
-	}
-}

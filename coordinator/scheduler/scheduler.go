@@ -10,6 +10,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -194,19 +195,48 @@ func (s *Scheduler) dispatchLoop(ctx context.Context) error {
 	}
 }
 
-// queued returns the queue in dispatch order: priority, then age.
+// queued returns the queue in dispatch order: priority first (retries go
+// to the front), then fairly across runs (each run's first waiting job,
+// then each run's second, ...), then by age. A run with 500 waiting jobs
+// thus takes turns with a 1-job run submitted after it.
 func (s *Scheduler) queued() []store.QueueEntry {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := make([]store.QueueEntry, 0, len(s.queue))
 	for _, e := range s.queue {
 		out = append(out, e)
 	}
+	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b store.QueueEntry) int {
 		if a.Priority != b.Priority {
 			return b.Priority - a.Priority
 		}
-		return int(a.JobID - b.JobID)
+		return cmp.Compare(a.JobID, b.JobID)
 	})
-	return out
+	// Rank each job by its position among its run's jobs of its priority.
+	rank := make([]int, len(out))
+	seen := map[[2]int64]int{}
+	for i, e := range out {
+		k := [2]int64{int64(e.Priority), e.RunID}
+		rank[i] = seen[k]
+		seen[k]++
+	}
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(x, y int) int {
+		a, b := out[x], out[y]
+		if a.Priority != b.Priority {
+			return b.Priority - a.Priority
+		}
+		if rank[x] != rank[y] {
+			return rank[x] - rank[y]
+		}
+		return cmp.Compare(a.JobID, b.JobID)
+	})
+	sorted := make([]store.QueueEntry, len(out))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	return sorted
 }

@@ -290,11 +290,78 @@ func TestCancelRunReachesTheRunner(t *testing.T) {
 
 func TestPendingReason(t *testing.T) {
 	f := newFixture(t, scheduler.Config{})
-	if got := f.sched.PendingReason([]string{"gpu"}); got != "no connected runner has all the tags [gpu]" {
+	if got := f.sched.PendingReason([]string{"gpu", "linux"}); got != "no online runner has all the tags [gpu, linux]" {
 		t.Fatalf("reason %q", got)
 	}
-	f.attach(t, "a", 1, nil)
+	ss := f.attach(t, "a", 1, nil)
 	if got := f.sched.PendingReason([]string{"docker"}); got != "waiting to be dispatched" {
 		t.Fatalf("reason %q", got)
+	}
+	rs := f.submit(t, []string{"docker"}, 0, 1)
+	if l := next(t, ss).GetLease(); l == nil {
+		t.Fatal("no lease")
+	}
+	if got := f.sched.PendingReason([]string{"docker"}); got != "all 1 matching runners are busy" {
+		t.Fatalf("reason %q", got)
+	}
+	pending, err := f.sched.PendingJobs(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || pending[0].Job.ID != rs.Jobs[1].ID || pending[0].Reason != "waiting for the jobs of earlier stages to finish" {
+		t.Fatalf("pending jobs %+v", pending)
+	}
+	if err := f.sched.Drain("a", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.sched.PendingReason([]string{"docker"}); got != "all 1 matching runners are draining" {
+		t.Fatalf("reason %q", got)
+	}
+}
+
+// A run of many jobs does not starve a small run submitted after it: the
+// dispatcher takes turns between runs.
+func TestDispatchIsFairAcrossRuns(t *testing.T) {
+	f := newFixture(t, scheduler.Config{})
+	big := f.submit(t, nil, make([]int, 30)...)
+	small := f.submit(t, nil, 0)
+	ss := f.attach(t, "a", 2, nil)
+	got := map[int64]bool{}
+	for range 2 {
+		got[next(t, ss).GetLease().GetJobId()] = true
+	}
+	if !got[small.Jobs[0].ID] || !got[big.Jobs[0].ID] {
+		t.Fatalf("first two leases went to jobs %v; want the big run's first job and the small run's job", got)
+	}
+}
+
+// A drained runner gets no new leases and is told to drain.
+func TestDrainStopsLeasing(t *testing.T) {
+	f := newFixture(t, scheduler.Config{})
+	ss := f.attach(t, "a", 2, nil)
+	if err := f.sched.Drain("a", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(t, ss); m.GetDrain() == nil {
+		t.Fatalf("first message %v, want a drain", m)
+	}
+	f.submit(t, nil, 0)
+	// Heartbeats from the runner saying it is not (yet) draining do not
+	// undo the drain.
+	if err := f.sched.Heartbeat(f.ctx, ss, false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-ss.Out():
+		t.Fatalf("draining runner got %v", m)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := f.sched.Drain("nobody", "operator"); !errors.Is(err, scheduler.ErrNotConnected) {
+		t.Fatalf("drain of an unknown runner: %v", err)
+	}
+	// A fresh runner takes the job.
+	other := f.attach(t, "b", 1, nil)
+	if next(t, other).GetLease() == nil {
+		t.Fatal("no lease for the other runner")
 	}
 }

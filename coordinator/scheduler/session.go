@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -20,6 +21,8 @@ type Hello struct {
 	RunUntagged bool
 	Capacity    int
 	Version     string
+	// Draining is set by a runner that was draining before it connected.
+	Draining bool
 	// Active are the attempts the runner is still executing.
 	Active map[int64]int64 // job id -> epoch
 }
@@ -146,6 +149,7 @@ func (s *Scheduler) Attach(ctx context.Context, r *model.Runner, h Hello) (*Sess
 		out:      make(chan *gantryv1.ConnectResponse, h.Capacity+64),
 		held:     map[int64]int64{},
 		lastSeen: s.now(),
+		draining: h.Draining,
 	}
 	s.mu.Lock()
 	old := s.sessions[r.ID]
@@ -240,13 +244,38 @@ func (s *Scheduler) Detach(ss *Session) {
 	s.requeueUndelivered(context.Background(), ss.close())
 }
 
-// Heartbeat renews the session's lease; a draining runner gets no new jobs.
+// Heartbeat renews the session's lease; a draining runner gets no new
+// jobs (draining, once started, lasts as long as the session).
 func (s *Scheduler) Heartbeat(ctx context.Context, ss *Session, draining bool) error {
 	ss.mu.Lock()
 	ss.lastSeen = s.now()
-	ss.draining = draining
+	ss.draining = ss.draining || draining
 	ss.mu.Unlock()
 	return s.store.RenewSessionLease(ctx, ss.Lease)
+}
+
+// ErrNotConnected means the runner has no open stream to this coordinator.
+var ErrNotConnected = errors.New("runner is not connected")
+
+// Drain tells a connected runner to finish its jobs, take no new ones and
+// exit. Draining is the runner's own state from then on: it tells the
+// coordinator again when it reconnects, so a coordinator restart does not
+// undo it.
+func (s *Scheduler) Drain(runnerID, reason string) error {
+	s.mu.Lock()
+	ss := s.sessions[runnerID]
+	s.mu.Unlock()
+	if ss == nil {
+		return fmt.Errorf("runner %s: %w", runnerID, ErrNotConnected)
+	}
+	ss.mu.Lock()
+	ss.draining = true
+	ss.mu.Unlock()
+	if !ss.send(&gantryv1.ConnectResponse{Msg: &gantryv1.ConnectResponse_Drain{Drain: &gantryv1.Drain{Reason: reason}}}) {
+		return fmt.Errorf("runner %s: %w", runnerID, ErrNotConnected)
+	}
+	s.log.Info("runner drain requested", zap.String("runner_id", runnerID), zap.String("reason", reason))
+	return nil
 }
 
 // requeueUndelivered puts back jobs whose lease never reached the runner.

@@ -47,6 +47,7 @@ type fakeCoordinator struct {
 	logs      map[int64][]string // job id -> chunks
 	logErr    map[int64]error    // job id -> error after the chunks
 	cancelled *gantryv1.Run
+	pending   []*gantryv1.Job
 
 	mu          sync.Mutex
 	calls       []string
@@ -230,6 +231,24 @@ func (f *fakeCoordinator) CancelRun(_ context.Context, req *gantryv1.CancelRunRe
 
 func (f *fakeCoordinator) ListRunners(context.Context, *gantryv1.ListRunnersRequest) (*gantryv1.ListRunnersResponse, error) {
 	return &gantryv1.ListRunnersResponse{Runners: f.runners}, nil
+}
+
+func (f *fakeCoordinator) DrainRunner(_ context.Context, req *gantryv1.DrainRunnerRequest) (*gantryv1.DrainRunnerResponse, error) {
+	for _, r := range f.runners {
+		if r.GetName() == req.GetRunner() || r.GetId() == req.GetRunner() {
+			if !r.GetConnected() {
+				return nil, status.Errorf(codes.FailedPrecondition, "drain %s (%s): runner is not connected", r.GetName(), r.GetId())
+			}
+			out := proto.Clone(r).(*gantryv1.Runner)
+			out.Draining = true
+			return &gantryv1.DrainRunnerResponse{Runner: out}, nil
+		}
+	}
+	return nil, status.Errorf(codes.NotFound, "runner %q not found", req.GetRunner())
+}
+
+func (f *fakeCoordinator) ListPendingJobs(context.Context, *gantryv1.ListPendingJobsRequest) (*gantryv1.ListPendingJobsResponse, error) {
+	return &gantryv1.ListPendingJobsResponse{Jobs: f.pending}, nil
 }
 
 // gantry runs the CLI in-process with ctx and returns what it printed.

@@ -106,6 +106,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.logsCommand(),
 		a.cancelCommand(),
 		a.runnersCommand(),
+		a.jobsCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -264,3 +264,51 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: exit %d, %q", code, out)
 	}
 }
+
+func TestRunnersDrain(t *testing.T) {
+	f := &fakeCoordinator{runners: []*gantryv1.Runner{
+		{Id: "rid-1", Name: "builder-1", Capacity: 2, Connected: true, JobIds: []int64{4}},
+		{Id: "rid-2", Name: "gone", Capacity: 1},
+	}}
+	addr := f.serve(t)
+	out, errOut, code := gantry(t.Context(), "--coordinator", addr, "runners", "drain", "builder-1")
+	if code != 0 || out != "runner builder-1 (rid-1) is draining: it finishes its 1 running job(s), takes no new ones, then exits\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	_, errOut, code = gantry(t.Context(), "--coordinator", addr, "runners", "drain", "gone")
+	if code != 2 || !strings.Contains(errOut, "runner is not connected") {
+		t.Errorf("draining an offline runner: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = gantry(t.Context(), "--coordinator", addr, "runners", "drain")
+	if code != 2 || !strings.Contains(errOut, "arg") {
+		t.Errorf("drain without a name: exit %d, stderr %q; want a usage error", code, errOut)
+	}
+}
+
+func TestJobsPending(t *testing.T) {
+	now := time.Now()
+	f := &fakeCoordinator{pending: []*gantryv1.Job{
+		{Id: 7, RunId: 3, Name: "gpu-test", Stage: "test", Status: gantryv1.JobStatus_JOB_STATUS_PENDING,
+			QueuedAt: ts(now.Add(-90 * time.Second)), PendingReason: "no online runner has all the tags [gpu, linux]"},
+		{Id: 8, RunId: 3, Name: "deploy", Stage: "deploy", Status: gantryv1.JobStatus_JOB_STATUS_CREATED,
+			CreatedAt: ts(now.Add(-5 * time.Second)), PendingReason: "waiting for the jobs of earlier stages to finish"},
+	}}
+	addr := f.serve(t)
+	out, errOut, code := gantry(t.Context(), "--coordinator", addr, "jobs", "pending")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		"RUN  JOB  NAME      STAGE   STATUS",
+		"3    7    gpu-test  test    pending  1m       no online runner has all the tags [gpu, linux]",
+		"3    8    deploy    deploy  created  5s       waiting for the jobs of earlier stages to finish",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("jobs pending printed\n%s\nwant a line containing %q", out, want)
+		}
+	}
+	empty := (&fakeCoordinator{}).serve(t)
+	if out, _, code := gantry(t.Context(), "--coordinator", empty, "jobs", "pending"); code != 0 || out != "no job is waiting\n" {
+		t.Errorf("empty queue: exit %d, %q", code, out)
+	}
+}

@@ -47,7 +47,11 @@ type Agent struct {
 	mu       sync.Mutex
 	jobs     map[int64]*job
 	draining bool
+	done     bool // drained: no job may start any more
 	changed  chan struct{} // nudges the heartbeat loop
+
+	drainOnce sync.Once
+	drainReq  chan struct{} // closed when the coordinator asks to drain
 
 	wg sync.WaitGroup // running jobs
 }
@@ -64,12 +68,13 @@ func New(client gantryv1.RunnerServiceClient, exec executor.Executor, cfg Config
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 1
 	}
-	return &Agent{cfg: cfg, client: client, exec: exec, log: logger, jobs: map[int64]*job{}, changed: make(chan struct{}, 1)}
+	return &Agent{cfg: cfg, client: client, exec: exec, log: logger, jobs: map[int64]*job{}, changed: make(chan struct{}, 1), drainReq: make(chan struct{})}
 }
 
-// Run serves the coordinator until drain ends and the running jobs have
-// finished, or until kill ends (jobs are then canceled). Between drain and
-// the end the runner takes no new jobs.
+// Run serves the coordinator until drain ends (or the coordinator asks the
+// runner to drain) and the running jobs have finished, or until kill ends
+// (jobs are then canceled). Between drain and the end the runner takes no
+// new jobs.
 func (a *Agent) Run(drain, kill context.Context) error {
 	sessCtx, stopSessions := context.WithCancel(kill)
 	defer stopSessions()
@@ -78,6 +83,7 @@ func (a *Agent) Run(drain, kill context.Context) error {
 		defer close(drained)
 		select {
 		case <-drain.Done():
+		case <-a.drainReq:
 		case <-sessCtx.Done():
 			return
 		}
@@ -87,7 +93,24 @@ func (a *Agent) Run(drain, kill context.Context) error {
 		a.mu.Unlock()
 		a.nudge()
 		a.log.Info("draining: finishing running jobs, taking no new ones", zap.Int("running", n))
-		a.wg.Wait()
+		// Poll rather than wg.Wait: a lease already in flight may still
+		// start a job, and Add must not race a Wait at zero.
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			a.mu.Lock()
+			idle := len(a.jobs) == 0
+			a.done = idle // from now on a late lease is not started
+			a.mu.Unlock()
+			if idle {
+				break
+			}
+			select {
+			case <-tick.C:
+			case <-sessCtx.Done():
+				return
+			}
+		}
 		stopSessions()
 	}()
 
@@ -154,9 +177,12 @@ func (a *Agent) session(ctx, kill context.Context) (bool, error) {
 	if err != nil {
 		return false, a.classify(err)
 	}
+	a.mu.Lock()
+	draining := a.draining
+	a.mu.Unlock()
 	hello := &gantryv1.RunnerHello{
 		Version: a.cfg.Version, Tags: a.cfg.Tags, Capacity: int32(a.cfg.Concurrency),
-		Active: a.active(), RunUntagged: a.cfg.RunUntagged, Name: a.cfg.Name,
+		Active: a.active(), RunUntagged: a.cfg.RunUntagged, Name: a.cfg.Name, Draining: draining,
 	}
 	if err := stream.Send(&gantryv1.ConnectRequest{Msg: &gantryv1.ConnectRequest_Hello{Hello: hello}}); err != nil {
 		return false, a.classify(err)
@@ -212,6 +238,9 @@ func (a *Agent) session(ctx, kill context.Context) (bool, error) {
 			case m.GetCancel() != nil:
 				c := m.GetCancel()
 				a.cancelJob(c.GetJobId(), c.GetEpoch(), c.GetReason())
+			case m.GetDrain() != nil:
+				a.log.Info("coordinator asked the runner to drain", zap.String("reason", m.GetDrain().GetReason()))
+				a.drainOnce.Do(func() { close(a.drainReq) })
 			}
 		}
 	})

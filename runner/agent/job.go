@@ -22,6 +22,11 @@ func (a *Agent) start(kill context.Context, l *gantryv1.JobLease) {
 		a.mu.Unlock()
 		return
 	}
+	if a.done {
+		a.mu.Unlock()
+		a.log.Warn("lease arrived after the runner drained; not starting it (the coordinator requeues it)", zap.Int64("job_id", l.GetJobId()))
+		return
+	}
 	ctx, cancel := context.WithCancel(kill)
 	j := &job{id: l.GetJobId(), epoch: l.GetEpoch(), cancel: cancel}
 	a.jobs[j.id] = j

@@ -1,0 +1,86 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gantry-ci/gantry/coordinator/model"
+	"github.com/gantry-ci/gantry/coordinator/store"
+)
+
+// Explain says in words why a job that has not started waits, or "" for
+// a job that is not waiting.
+func (s *Scheduler) Explain(j *model.Job) string {
+	switch j.Status {
+	case model.JobCreated:
+		return "waiting for the jobs of earlier stages to finish"
+	case model.JobPending:
+		return s.PendingReason(j.Tags)
+	}
+	return ""
+}
+
+// PendingReason explains in words why a queued job with tags waits.
+func (s *Scheduler) PendingReason(tags []string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	matching, open, free := 0, 0, 0
+	for _, ss := range s.sessions {
+		if !model.CanRun(ss.Tags, ss.Untagged, tags) {
+			continue
+		}
+		matching++
+		ss.mu.Lock()
+		if !ss.draining && !ss.closed {
+			open++
+			if len(ss.held) < ss.Capacity {
+				free++
+			}
+		}
+		ss.mu.Unlock()
+	}
+	switch {
+	case matching == 0 && len(tags) == 0:
+		return "no online runner accepts untagged jobs (start one with --run-untagged, or give the job tags)"
+	case matching == 0:
+		return fmt.Sprintf("no online runner has all the tags [%s]", strings.Join(tags, ", "))
+	case open == 0:
+		return fmt.Sprintf("all %d matching runners are draining", matching)
+	case free == 0:
+		return fmt.Sprintf("all %d matching runners are busy", open)
+	default:
+		return "waiting to be dispatched"
+	}
+}
+
+// PendingJob is a job of an active run that has not started, and why.
+type PendingJob struct {
+	Job    *model.Job
+	Reason string
+}
+
+// PendingJobs lists the waiting jobs of every active run, oldest run first.
+func (s *Scheduler) PendingJobs(ctx context.Context) ([]PendingJob, error) {
+	ids, err := s.store.ActiveRunIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []PendingJob
+	for _, id := range ids {
+		rs, err := s.store.GetRun(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // ended and removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range rs.Jobs {
+			if reason := s.Explain(j); reason != "" {
+				out = append(out, PendingJob{Job: j, Reason: reason})
+			}
+		}
+	}
+	return out, nil
+}
