@@ -191,4 +191,3 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 	}
 	return nil
 }
-

@@ -47,7 +47,7 @@ type Agent struct {
 	mu       sync.Mutex
 	jobs     map[int64]*job
 	draining bool
-	done     bool // drained: no job may start any more
+	done     bool          // drained: no job may start any more
 	changed  chan struct{} // nudges the heartbeat loop
 
 	drainOnce sync.Once
