@@ -114,7 +114,11 @@ func (h *RunnerHandler) Connect(stream gantryv1.RunnerService_ConnectServer) err
 				return err
 			}
 			if hb := m.GetHeartbeat(); hb != nil {
-				if err := h.sched.Heartbeat(gctx, ss, hb.GetDraining()); err != nil {
+				active := make(map[int64]int64, len(hb.GetActive()))
+				for _, a := range hb.GetActive() {
+					active[a.GetJobId()] = a.GetEpoch()
+				}
+				if err := h.sched.Heartbeat(gctx, ss, hb.GetDraining(), active); err != nil {
 					// The session's etcd lease is gone: the runner must
 					// reconnect and re-attach its jobs under a new one.
 					return fmt.Errorf("renew runner session: %w", err)

@@ -106,7 +106,7 @@ func (f *fixture) heartbeat(t *testing.T, ss *scheduler.Session) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				_ = f.sched.Heartbeat(ctx, ss, false)
+				_ = f.sched.Heartbeat(ctx, ss, false, nil)
 			}
 		}
 	}()
@@ -348,7 +348,7 @@ func TestDrainStopsLeasing(t *testing.T) {
 	f.submit(t, nil, 0)
 	// Heartbeats from the runner saying it is not (yet) draining do not
 	// undo the drain.
-	if err := f.sched.Heartbeat(f.ctx, ss, false); err != nil {
+	if err := f.sched.Heartbeat(f.ctx, ss, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -363,5 +363,45 @@ func TestDrainStopsLeasing(t *testing.T) {
 	other := f.attach(t, "b", 1, nil)
 	if next(t, other).GetLease() == nil {
 		t.Fatal("no lease for the other runner")
+	}
+}
+
+// Heartbeats reconcile: a held job the runner stops mentioning is lost and
+// requeued; an attempt the runner runs but does not hold is stopped.
+func TestHeartbeatReconciles(t *testing.T) {
+	f := newFixture(t, scheduler.Config{})
+	rs := f.submit(t, nil, 0)
+	jobID := rs.Jobs[0].ID
+	ss := f.attach(t, "a", 1, nil)
+	l := next(t, ss).GetLease()
+	if l == nil || l.JobId != jobID {
+		t.Fatalf("lease %v", l)
+	}
+	// The runner still runs it: nothing happens.
+	if err := f.sched.Heartbeat(f.ctx, ss, false, map[int64]int64{jobID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// One heartbeat without it may have crossed the lease; two may not.
+	for range 2 {
+		if err := f.sched.Heartbeat(f.ctx, ss, false, map[int64]int64{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := f.job(t, rs.Run.ID, jobID)
+	if len(j.Attempts) == 0 || j.Attempts[0].FailureReason != model.ReasonStaleRunnerSession {
+		t.Fatalf("job %s attempts %+v; want the first attempt lost", j.Status, j.Attempts)
+	}
+	// The job comes back (as a retry) with epoch 2.
+	l2 := next(t, ss).GetLease()
+	if l2 == nil || l2.JobId != jobID || l2.Epoch != 2 {
+		t.Fatalf("second lease %v, want job %d epoch 2", l2, jobID)
+	}
+	// A runner that reports the old epoch is told to stop it.
+	if err := f.sched.Heartbeat(f.ctx, ss, false, map[int64]int64{jobID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	c := next(t, ss).GetCancel()
+	if c == nil || c.JobId != jobID || c.Epoch != 1 {
+		t.Fatalf("want a cancel of epoch 1, got %v", c)
 	}
 }

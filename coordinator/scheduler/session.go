@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ type Session struct {
 
 	mu       sync.Mutex
 	held     map[int64]int64 // job id -> epoch
+	missing  map[int64]int   // held job id -> heartbeats in a row without it
 	closed   bool
 	draining bool
 	lastSeen time.Time
@@ -84,6 +86,7 @@ func (ss *Session) release(jobID int64) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	delete(ss.held, jobID)
+	delete(ss.missing, jobID)
 }
 
 // send queues a message for the runner; it fails once the session closed.
@@ -148,6 +151,7 @@ func (s *Scheduler) Attach(ctx context.Context, r *model.Runner, h Hello) (*Sess
 		Runner: r, Tags: h.Tags, Untagged: h.RunUntagged, Capacity: h.Capacity, Lease: lease,
 		out:      make(chan *gantryv1.ConnectResponse, h.Capacity+64),
 		held:     map[int64]int64{},
+		missing:  map[int64]int{},
 		lastSeen: s.now(),
 		draining: h.Draining,
 	}
@@ -244,14 +248,80 @@ func (s *Scheduler) Detach(ss *Session) {
 	s.requeueUndelivered(context.Background(), ss.close())
 }
 
-// Heartbeat renews the session's lease; a draining runner gets no new
-// jobs (draining, once started, lasts as long as the session).
-func (s *Scheduler) Heartbeat(ctx context.Context, ss *Session, draining bool) error {
+// missedHeartbeats is how many heartbeats in a row may leave out a job
+// the coordinator leased to the runner before the attempt counts as lost:
+// one may miss it because the lease crossed the heartbeat on the wire.
+const missedHeartbeats = 2
+
+// Heartbeat renews the session's lease and reconciles what the runner
+// says it runs (active: job id -> epoch) with what it holds: an attempt
+// the runner runs but no longer holds is canceled, and a held attempt the
+// runner stopped mentioning is lost and requeued. A draining runner gets
+// no new jobs (draining, once started, lasts as long as the session).
+func (s *Scheduler) Heartbeat(ctx context.Context, ss *Session, draining bool, active map[int64]int64) error {
 	ss.mu.Lock()
 	ss.lastSeen = s.now()
 	ss.draining = ss.draining || draining
+	var unknown, lost []int64
+	if active != nil {
+		for jobID, epoch := range active {
+			if e, ok := ss.held[jobID]; !ok || e != epoch {
+				unknown = append(unknown, jobID)
+			}
+		}
+		for jobID, epoch := range ss.held {
+			if epoch == 0 { // being leased right now
+				continue
+			}
+			if _, ok := active[jobID]; ok {
+				delete(ss.missing, jobID)
+				continue
+			}
+			ss.missing[jobID]++
+			if ss.missing[jobID] >= missedHeartbeats {
+				lost = append(lost, jobID)
+			}
+		}
+	}
+	held := maps.Clone(ss.held)
 	ss.mu.Unlock()
-	return s.store.RenewSessionLease(ctx, ss.Lease)
+	if err := s.store.RenewSessionLease(ctx, ss.Lease); err != nil {
+		return err
+	}
+	for _, jobID := range unknown {
+		s.reconcileUnknown(ctx, ss, jobID, active[jobID])
+	}
+	for _, jobID := range lost {
+		runID, err := s.store.RunIDForJob(ctx, jobID)
+		if err != nil {
+			continue
+		}
+		if err := s.loseAttempt(ctx, runID, jobID, held[jobID], model.ReasonStaleRunnerSession,
+			fmt.Sprintf("runner %s stopped reporting this job in its heartbeats", ss.Runner.Name)); err != nil {
+			return err
+		}
+		ss.mu.Lock()
+		delete(ss.missing, jobID)
+		ss.mu.Unlock()
+	}
+	return nil
+}
+
+// reconcileUnknown handles an attempt a runner reports that its session
+// does not hold: it is adopted if it is still the runner's current attempt
+// (the coordinator restarted, say), else the runner is told to stop it.
+func (s *Scheduler) reconcileUnknown(ctx context.Context, ss *Session, jobID, epoch int64) {
+	adopted, canceled, err := s.adopt(ctx, ss, jobID, epoch)
+	switch {
+	case err != nil:
+		s.log.Warn("reconcile heartbeat", zap.Int64("job_id", jobID), zap.Error(err))
+	case !adopted:
+		s.log.Info("runner runs an attempt it does not hold; telling it to stop",
+			zap.String("runner_id", ss.Runner.ID), zap.Int64("job_id", jobID), zap.Int64("epoch", epoch))
+		ss.send(cancelMsg(jobID, epoch, "this attempt is no longer current"))
+	case canceled:
+		ss.send(cancelMsg(jobID, epoch, "run canceled"))
+	}
 }
 
 // ErrNotConnected means the runner has no open stream to this coordinator.
