@@ -98,6 +98,10 @@ func (s *Store) CreateRun(ctx context.Context, n int, build func(runID int64, jo
 			return nil, fmt.Errorf("create run %d: %w", runID, err)
 		}
 		if tr.Succeeded {
+			for _, j := range jobs {
+				s.jobRuns.Store(j.ID, runID)
+			}
+			s.seed(runID, run, jobs, tr.Header.Revision)
 			return &RunState{Run: run, Jobs: jobs, Revision: tr.Header.Revision}, nil
 		}
 	}

@@ -54,6 +54,44 @@ func (s *Store) writer(id int64) *runWriter {
 	return w
 }
 
+// seed gives a new run's writer its state as just created, so the first
+// updates need not read it back. The caller's copies stay its own.
+func (s *Store) seed(id int64, run *model.Run, jobs []*model.Job, rev int64) {
+	if run.Status.Terminal() {
+		return
+	}
+	runEnc, err := json.Marshal(run)
+	if err != nil {
+		return
+	}
+	rs := &RunState{Revision: rev, runRev: rev, origRun: runEnc, orig: make(map[int64][]byte, len(jobs))}
+	for _, j := range jobs {
+		enc, err := json.Marshal(j)
+		if err != nil {
+			return
+		}
+		rs.orig[j.ID] = enc
+	}
+	fresh, err := rs.pristine(jobIDs(jobs))
+	if err != nil {
+		return
+	}
+	w := s.writer(id)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.busy && w.cached == nil {
+		w.cached = fresh
+	}
+}
+
+func jobIDs(jobs []*model.Job) []int64 {
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	return ids
+}
+
 // forget drops the writer of an ended run once it is idle.
 func (s *Store) forget(id int64, w *runWriter) {
 	s.writersMu.Lock()
@@ -149,7 +187,7 @@ func (s *Store) applyBatch(ctx context.Context, id int64, w *runWriter, batch []
 			if bad == nil {
 				break
 			}
-			fresh, err := rs.pristine()
+			fresh, err := rs.pristine(jobIDs(rs.Jobs))
 			if err != nil {
 				for _, op := range batch {
 					settle(op, 0, err)
@@ -209,16 +247,12 @@ func (s *Store) applyAll(rs *RunState, batch []*runOp, failed map[*runOp]error) 
 }
 
 // pristine decodes the state as it was stored, undoing in-memory changes.
-func (rs *RunState) pristine() (*RunState, error) {
+func (rs *RunState) pristine(ids []int64) (*RunState, error) {
 	run, err := decode[model.Run](rs.origRun, "run")
 	if err != nil {
 		return nil, err
 	}
 	out := &RunState{Run: run, Revision: rs.Revision, runRev: rs.runRev, origRun: rs.origRun, orig: rs.orig}
-	ids := make([]int64, 0, len(rs.Jobs))
-	for _, j := range rs.Jobs {
-		ids = append(ids, j.ID)
-	}
 	for _, jid := range ids {
 		j, err := decode[model.Job](rs.orig[jid], "job")
 		if err != nil {
