@@ -132,8 +132,9 @@ func (s *Store) UpdateRun(ctx context.Context, id int64, fn func(*RunState) erro
 	w.mu.Unlock()
 
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
-	terminal := s.applyBatch(bctx, id, w, batch)
+	ended := s.applyBatch(bctx, id, w, batch)
 	cancel()
+	terminal := ended != nil
 
 	w.mu.Lock()
 	if len(w.pending) > 0 {
@@ -149,15 +150,18 @@ func (s *Store) UpdateRun(ctx context.Context, id int64, fn func(*RunState) erro
 	w.mu.Unlock()
 	if terminal {
 		s.forget(id, w)
+		for _, jid := range ended.JobIDs {
+			s.jobRuns.Delete(jid)
+		}
 	}
 	// op was in batch, so applyBatch settled it.
 	return op.rev, op.err
 }
 
 // applyBatch applies the batch's functions in order and commits them,
-// settling every op except a lead marker. It reports whether the run
-// ended (its writer may then be dropped).
-func (s *Store) applyBatch(ctx context.Context, id int64, w *runWriter, batch []*runOp) (terminal bool) {
+// settling every op. It returns the run if the batch ended it (its writer
+// and job index entries may then be dropped).
+func (s *Store) applyBatch(ctx context.Context, id int64, w *runWriter, batch []*runOp) (ended *model.Run) {
 	settle := func(op *runOp, rev int64, err error) {
 		op.rev, op.err = rev, err
 		if op.lead {
@@ -176,7 +180,7 @@ func (s *Store) applyBatch(ctx context.Context, id int64, w *runWriter, batch []
 				for _, op := range batch {
 					settle(op, 0, err)
 				}
-				return false
+				return nil
 			}
 		}
 		// Apply each function; one that fails is dropped and the state
@@ -192,7 +196,7 @@ func (s *Store) applyBatch(ctx context.Context, id int64, w *runWriter, batch []
 				for _, op := range batch {
 					settle(op, 0, err)
 				}
-				return false
+				return nil
 			}
 			rs = fresh
 		}
@@ -205,7 +209,7 @@ func (s *Store) applyBatch(ctx context.Context, id int64, w *runWriter, batch []
 					settle(op, 0, err)
 				}
 			}
-			return false
+			return nil
 		}
 		if !ok {
 			lastErr = ErrConflict
@@ -219,15 +223,15 @@ func (s *Store) applyBatch(ctx context.Context, id int64, w *runWriter, batch []
 			}
 		}
 		if rs.Run.Status.Terminal() {
-			return true
+			return rs.Run
 		}
 		w.cached = rs
-		return false
+		return nil
 	}
 	for _, op := range batch {
 		settle(op, 0, fmt.Errorf("update run %d: %w", id, lastErr))
 	}
-	return false
+	return nil
 }
 
 // applyAll runs the batch's functions that have not failed yet on rs. If
