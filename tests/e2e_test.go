@@ -208,13 +208,17 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		j := got.GetJobs()[0]
-		if j.GetStatus() != gantryv1.JobStatus_JOB_STATUS_PENDING || !strings.Contains(j.GetPendingReason(), "no connected runner has all the tags [gpu]") {
+		if j.GetStatus() != gantryv1.JobStatus_JOB_STATUS_PENDING || !strings.Contains(j.GetPendingReason(), "no online runner has all the tags [gpu]") {
 			t.Fatalf("job %s pending reason %q", j.GetStatus(), j.GetPendingReason())
 		}
 		runID := strconv.FormatInt(got.GetRun().GetId(), 10)
 		show := harness.CLI(ctx, t, e.addr, "runs", runID)
-		if !strings.Contains(show.Stdout, "no connected runner has all the tags [gpu]") {
+		if !strings.Contains(show.Stdout, "no online runner has all the tags [gpu]") {
 			t.Errorf("gantry runs %s does not explain the wait:\n%s%s", runID, show.Stdout, show.Stderr)
+		}
+		pending := harness.CLI(ctx, t, e.addr, "jobs", "pending")
+		if pending.Code != 0 || !strings.Contains(pending.Stdout, "gpu-job") || !strings.Contains(pending.Stdout, "no online runner has all the tags [gpu]") {
+			t.Errorf("gantry jobs pending does not list the job with its reason: exit %d\n%s%s", pending.Code, pending.Stdout, pending.Stderr)
 		}
 		if _, err := e.client.Pipeline.CancelRun(ctx, &gantryv1.CancelRunRequest{RunId: got.GetRun().GetId()}); err != nil {
 			t.Fatal(err)

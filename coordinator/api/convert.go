@@ -33,6 +33,7 @@ var jobStatuses = map[model.JobStatus]gantryv1.JobStatus{
 	model.JobFailed:   gantryv1.JobStatus_JOB_STATUS_FAILED,
 	model.JobCanceled: gantryv1.JobStatus_JOB_STATUS_CANCELED,
 	model.JobSkipped:  gantryv1.JobStatus_JOB_STATUS_SKIPPED,
+	model.JobLost:     gantryv1.JobStatus_JOB_STATUS_LOST,
 }
 
 var reasons = map[model.FailureReason]gantryv1.FailureReason{
@@ -42,8 +43,8 @@ var reasons = map[model.FailureReason]gantryv1.FailureReason{
 	model.ReasonTimeout:            gantryv1.FailureReason_FAILURE_REASON_JOB_TIMEOUT,
 	model.ReasonCanceled:           gantryv1.FailureReason_FAILURE_REASON_CANCELED,
 	model.ReasonLeaseExpired:       gantryv1.FailureReason_FAILURE_REASON_LEASE_EXPIRED,
-	model.ReasonUndeliveredLease:   gantryv1.FailureReason_FAILURE_REASON_RUNNER_SYSTEM_FAILURE,
-	model.ReasonStaleRunnerSession: gantryv1.FailureReason_FAILURE_REASON_RUNNER_SYSTEM_FAILURE,
+	model.ReasonUndeliveredLease:   gantryv1.FailureReason_FAILURE_REASON_LEASE_NOT_DELIVERED,
+	model.ReasonStaleRunnerSession: gantryv1.FailureReason_FAILURE_REASON_RUNNER_LOST_JOB,
 }
 
 func jobStatusFromProto(s gantryv1.JobStatus) model.JobStatus {
@@ -85,5 +86,18 @@ func jobToProto(j *model.Job) *gantryv1.Job {
 		ExitCode: int32(j.ExitCode), Tags: j.Tags, AllowFailure: j.AllowFailure,
 		RunnerId: j.RunnerID, RunnerName: j.RunnerName, Epoch: j.Epoch, Image: j.Image,
 		CreatedAt: ts(j.CreatedAt), QueuedAt: ts(j.QueuedAt), StartedAt: ts(j.StartedAt), FinishedAt: ts(j.FinishedAt),
+		Attempts: attemptsToProto(j.Attempts),
 	}
+}
+
+func attemptsToProto(in []model.Attempt) []*gantryv1.Attempt {
+	out := make([]*gantryv1.Attempt, 0, len(in))
+	for _, a := range in {
+		out = append(out, &gantryv1.Attempt{
+			Epoch: a.Epoch, RunnerId: a.RunnerID, RunnerName: a.RunnerName, Status: jobStatuses[a.Status],
+			FailureReason: reasons[a.FailureReason], FailureMessage: a.FailureMessage,
+			LeasedAt: ts(a.LeasedAt), EndedAt: ts(a.EndedAt),
+		})
+	}
+	return out
 }

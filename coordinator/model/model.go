@@ -38,12 +38,14 @@ const (
 	JobFailed   JobStatus = "failed"
 	JobCanceled JobStatus = "canceled"
 	JobSkipped  JobStatus = "skipped"
+	// JobLost is only an attempt's status: its runner was lost.
+	JobLost JobStatus = "lost"
 )
 
 // Terminal reports whether the job has ended.
 func (s JobStatus) Terminal() bool {
 	switch s {
-	case JobSuccess, JobFailed, JobCanceled, JobSkipped:
+	case JobSuccess, JobFailed, JobCanceled, JobSkipped, JobLost:
 		return true
 	}
 	return false

@@ -95,7 +95,7 @@ func (s *Scheduler) StartJob(ctx context.Context, runnerID string, jobID, epoch 
 // CompleteJob records how an attempt ended. A resend of the same
 // completion succeeds without changing anything.
 func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epoch int64, c Completion) error {
-	if !c.Status.Terminal() || c.Status == model.JobSkipped {
+	if !c.Status.Terminal() || c.Status == model.JobSkipped || c.Status == model.JobLost {
 		return fmt.Errorf("complete job %d with status %q: %w", jobID, c.Status, ErrInvalidTransition)
 	}
 	runID, err := s.store.RunIDForJob(ctx, jobID)
@@ -175,7 +175,7 @@ func (s *Scheduler) loseAttempt(ctx context.Context, runID, jobID, epoch int64, 
 			return errNotPending // already handled
 		}
 		runnerID = j.RunnerID
-		setAttempt(j, model.JobFailed, reason, msg, now)
+		setAttempt(j, model.JobLost, reason, msg, now)
 		lost := 0
 		for _, a := range j.Attempts {
 			if a.FailureReason == model.ReasonLeaseExpired || a.FailureReason == model.ReasonStaleRunnerSession {

@@ -104,6 +104,8 @@ func jobStatusText(s gantryv1.JobStatus) string {
 		return "canceled"
 	case gantryv1.JobStatus_JOB_STATUS_SKIPPED:
 		return "skipped"
+	case gantryv1.JobStatus_JOB_STATUS_LOST:
+		return "lost"
 	}
 	return "unknown"
 }

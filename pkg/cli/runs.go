@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,19 +175,31 @@ func (a *app) showRun(ctx context.Context, arg, output string) error {
 	return t.flush()
 }
 
-// jobDetails says why a job waits or how it failed.
+// jobDetails says why a job waits or how it failed, and which of its
+// attempts were lost with their runners.
 func jobDetails(j *gantryv1.Job) string {
+	var parts []string
 	switch j.GetStatus() {
 	case gantryv1.JobStatus_JOB_STATUS_CREATED, gantryv1.JobStatus_JOB_STATUS_PENDING:
-		return j.GetPendingReason()
+		parts = append(parts, j.GetPendingReason())
 	case gantryv1.JobStatus_JOB_STATUS_FAILED:
 		s := failureText(j)
 		if j.GetAllowFailure() {
 			s += " (allowed to fail)"
 		}
-		return s
+		parts = append(parts, s)
 	}
-	return ""
+	for _, at := range j.GetAttempts() {
+		if at.GetStatus() != gantryv1.JobStatus_JOB_STATUS_LOST {
+			continue
+		}
+		when := ""
+		if at.GetEndedAt() != nil {
+			when = " at " + at.GetEndedAt().AsTime().Local().Format(time.TimeOnly)
+		}
+		parts = append(parts, fmt.Sprintf("attempt %d lost on %s%s: %s", at.GetEpoch(), orDash(at.GetRunnerName()), when, at.GetFailureMessage()))
+	}
+	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "; ")
 }
 
 func runDurationText(r *gantryv1.Run, now time.Time) string {

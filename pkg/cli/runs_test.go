@@ -70,7 +70,12 @@ func TestRunsShow(t *testing.T) {
 			{Id: 5, Name: "deploy", Stage: "deploy", StageIndex: 3, Status: gantryv1.JobStatus_JOB_STATUS_CREATED,
 				PendingReason: "waiting for stage test"},
 			{Id: 1, Name: "build", Stage: "build", StageIndex: 1, Status: gantryv1.JobStatus_JOB_STATUS_SUCCESS,
-				Epoch: 1, RunnerName: "r1", StartedAt: ts(at(time.Second)), FinishedAt: ts(at(4 * time.Second))},
+				Epoch: 2, RunnerName: "r1", StartedAt: ts(at(time.Second)), FinishedAt: ts(at(4 * time.Second)),
+				Attempts: []*gantryv1.Attempt{
+					{Epoch: 1, RunnerName: "r9", Status: gantryv1.JobStatus_JOB_STATUS_LOST, EndedAt: ts(at(time.Second)),
+						FailureReason: gantryv1.FailureReason_FAILURE_REASON_LEASE_EXPIRED, FailureMessage: "runner r9 stopped renewing its lease"},
+					{Epoch: 2, RunnerName: "r1", Status: gantryv1.JobStatus_JOB_STATUS_SUCCESS},
+				}},
 			{Id: 2, Name: "unit", Stage: "test", StageIndex: 2, Status: gantryv1.JobStatus_JOB_STATUS_FAILED,
 				Epoch: 1, RunnerName: "r1", StartedAt: ts(at(5 * time.Second)), FinishedAt: ts(at(7 * time.Second)),
 				FailureReason: gantryv1.FailureReason_FAILURE_REASON_SCRIPT_FAILURE, ExitCode: 3},
@@ -94,12 +99,12 @@ func TestRunsShow(t *testing.T) {
 		"Duration:   10m4s\n"+
 		"\n"+
 		"ID  NAME    STAGE   STATUS   RUNNER  DURATION  DETAILS\n"+
-		"1   build   build   passed   r1      3s\n"+
+		"1   build   build   passed   r1      3s        attempt 1 lost on r9 at %s: runner r9 stopped renewing its lease\n"+
 		"2   unit    test    failed   r1      2s        exit code 3\n"+
 		"3   lint    test    failed   rid-2   1s        pull golangci/lint:v9: not found (allowed to fail)\n"+
 		"4   gpu     test    pending  -       -         no connected runner has tags [gpu]\n"+
 		"5   deploy  deploy  created  -       -         waiting for stage test\n",
-		created.Local().Format(time.DateTime))
+		created.Local().Format(time.DateTime), at(time.Second).Local().Format(time.TimeOnly))
 	for _, args := range [][]string{{"runs", "12"}, {"run", "#12"}} {
 		out, errOut, code := gantry(t.Context(), append([]string{"--coordinator", addr}, args...)...)
 		if code != 0 {

@@ -101,6 +101,10 @@ const (
 	JobStatus_JOB_STATUS_CANCELED JobStatus = 7
 	// Never ran because an earlier stage failed or the run was canceled first.
 	JobStatus_JOB_STATUS_SKIPPED JobStatus = 8
+	// Only for attempts: the runner was lost (it stopped renewing its lease,
+	// never received the lease, or came back without the job); the job was
+	// retried or failed.
+	JobStatus_JOB_STATUS_LOST JobStatus = 9
 )
 
 // Enum value maps for JobStatus.
@@ -115,6 +119,7 @@ var (
 		6: "JOB_STATUS_FAILED",
 		7: "JOB_STATUS_CANCELED",
 		8: "JOB_STATUS_SKIPPED",
+		9: "JOB_STATUS_LOST",
 	}
 	JobStatus_value = map[string]int32{
 		"JOB_STATUS_UNSPECIFIED": 0,
@@ -126,6 +131,7 @@ var (
 		"JOB_STATUS_FAILED":      6,
 		"JOB_STATUS_CANCELED":    7,
 		"JOB_STATUS_SKIPPED":     8,
+		"JOB_STATUS_LOST":        9,
 	}
 )
 
@@ -173,6 +179,10 @@ const (
 	FailureReason_FAILURE_REASON_CANCELED FailureReason = 5
 	// The runner holding the lease stopped renewing it.
 	FailureReason_FAILURE_REASON_LEASE_EXPIRED FailureReason = 6
+	// The lease never reached the runner (its stream closed first).
+	FailureReason_FAILURE_REASON_LEASE_NOT_DELIVERED FailureReason = 7
+	// The runner came back, or kept heartbeating, without the job.
+	FailureReason_FAILURE_REASON_RUNNER_LOST_JOB FailureReason = 8
 )
 
 // Enum value maps for FailureReason.
@@ -185,6 +195,8 @@ var (
 		4: "FAILURE_REASON_JOB_TIMEOUT",
 		5: "FAILURE_REASON_CANCELED",
 		6: "FAILURE_REASON_LEASE_EXPIRED",
+		7: "FAILURE_REASON_LEASE_NOT_DELIVERED",
+		8: "FAILURE_REASON_RUNNER_LOST_JOB",
 	}
 	FailureReason_value = map[string]int32{
 		"FAILURE_REASON_UNSPECIFIED":           0,
@@ -194,6 +206,8 @@ var (
 		"FAILURE_REASON_JOB_TIMEOUT":           4,
 		"FAILURE_REASON_CANCELED":              5,
 		"FAILURE_REASON_LEASE_EXPIRED":         6,
+		"FAILURE_REASON_LEASE_NOT_DELIVERED":   7,
+		"FAILURE_REASON_RUNNER_LOST_JOB":       8,
 	}
 )
 
@@ -377,6 +391,8 @@ type Job struct {
 	// Why a pending job is still waiting, in words.
 	PendingReason string `protobuf:"bytes,19,opt,name=pending_reason,json=pendingReason,proto3" json:"pending_reason,omitempty"`
 	Image         string `protobuf:"bytes,20,opt,name=image,proto3" json:"image,omitempty"`
+	// Every attempt so far, oldest first; lost attempts stay visible here.
+	Attempts      []*Attempt `protobuf:"bytes,21,rep,name=attempts,proto3" json:"attempts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -551,6 +567,114 @@ func (x *Job) GetImage() string {
 	return ""
 }
 
+func (x *Job) GetAttempts() []*Attempt {
+	if x != nil {
+		return x.Attempts
+	}
+	return nil
+}
+
+// Attempt is one lease of a job to a runner.
+type Attempt struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Epoch          int64                  `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	RunnerId       string                 `protobuf:"bytes,2,opt,name=runner_id,json=runnerId,proto3" json:"runner_id,omitempty"`
+	RunnerName     string                 `protobuf:"bytes,3,opt,name=runner_name,json=runnerName,proto3" json:"runner_name,omitempty"`
+	Status         JobStatus              `protobuf:"varint,4,opt,name=status,proto3,enum=gantry.v1.JobStatus" json:"status,omitempty"`
+	FailureReason  FailureReason          `protobuf:"varint,5,opt,name=failure_reason,json=failureReason,proto3,enum=gantry.v1.FailureReason" json:"failure_reason,omitempty"`
+	FailureMessage string                 `protobuf:"bytes,6,opt,name=failure_message,json=failureMessage,proto3" json:"failure_message,omitempty"`
+	LeasedAt       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=leased_at,json=leasedAt,proto3" json:"leased_at,omitempty"`
+	EndedAt        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=ended_at,json=endedAt,proto3" json:"ended_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Attempt) Reset() {
+	*x = Attempt{}
+	mi := &file_gantry_v1_types_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attempt) ProtoMessage() {}
+
+func (x *Attempt) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
+func (*Attempt) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Attempt) GetEpoch() int64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Attempt) GetRunnerId() string {
+	if x != nil {
+		return x.RunnerId
+	}
+	return ""
+}
+
+func (x *Attempt) GetRunnerName() string {
+	if x != nil {
+		return x.RunnerName
+	}
+	return ""
+}
+
+func (x *Attempt) GetStatus() JobStatus {
+	if x != nil {
+		return x.Status
+	}
+	return JobStatus_JOB_STATUS_UNSPECIFIED
+}
+
+func (x *Attempt) GetFailureReason() FailureReason {
+	if x != nil {
+		return x.FailureReason
+	}
+	return FailureReason_FAILURE_REASON_UNSPECIFIED
+}
+
+func (x *Attempt) GetFailureMessage() string {
+	if x != nil {
+		return x.FailureMessage
+	}
+	return ""
+}
+
+func (x *Attempt) GetLeasedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeasedAt
+	}
+	return nil
+}
+
+func (x *Attempt) GetEndedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndedAt
+	}
+	return nil
+}
+
 // Runner is a registered runner agent.
 type Runner struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -573,7 +697,7 @@ type Runner struct {
 
 func (x *Runner) Reset() {
 	*x = Runner{}
-	mi := &file_gantry_v1_types_proto_msgTypes[2]
+	mi := &file_gantry_v1_types_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +709,7 @@ func (x *Runner) String() string {
 func (*Runner) ProtoMessage() {}
 
 func (x *Runner) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[2]
+	mi := &file_gantry_v1_types_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +722,7 @@ func (x *Runner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Runner.ProtoReflect.Descriptor instead.
 func (*Runner) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Runner) GetId() string {
@@ -691,7 +815,7 @@ type ImageSpec struct {
 
 func (x *ImageSpec) Reset() {
 	*x = ImageSpec{}
-	mi := &file_gantry_v1_types_proto_msgTypes[3]
+	mi := &file_gantry_v1_types_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +827,7 @@ func (x *ImageSpec) String() string {
 func (*ImageSpec) ProtoMessage() {}
 
 func (x *ImageSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[3]
+	mi := &file_gantry_v1_types_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +840,7 @@ func (x *ImageSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageSpec.ProtoReflect.Descriptor instead.
 func (*ImageSpec) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ImageSpec) GetName() string {
@@ -755,7 +879,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_gantry_v1_types_proto_msgTypes[4]
+	mi := &file_gantry_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +891,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[4]
+	mi := &file_gantry_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +904,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ServiceSpec) GetName() string {
@@ -838,7 +962,7 @@ type Variable struct {
 
 func (x *Variable) Reset() {
 	*x = Variable{}
-	mi := &file_gantry_v1_types_proto_msgTypes[5]
+	mi := &file_gantry_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +974,7 @@ func (x *Variable) String() string {
 func (*Variable) ProtoMessage() {}
 
 func (x *Variable) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[5]
+	mi := &file_gantry_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +987,7 @@ func (x *Variable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Variable.ProtoReflect.Descriptor instead.
 func (*Variable) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Variable) GetKey() string {
@@ -911,7 +1035,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_gantry_v1_types_proto_msgTypes[6]
+	mi := &file_gantry_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1047,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[6]
+	mi := &file_gantry_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1060,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JobSpec) GetRunId() int64 {
@@ -1057,7 +1181,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\vfinished_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12!\n" +
-	"\fproject_name\x18\v \x01(\tR\vprojectName\"\xe2\x05\n" +
+	"\fproject_name\x18\v \x01(\tR\vprojectName\"\x92\x06\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\x03R\x05runId\x12\x12\n" +
@@ -1084,7 +1208,18 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\vfinished_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12%\n" +
 	"\x0epending_reason\x18\x13 \x01(\tR\rpendingReason\x12\x14\n" +
-	"\x05image\x18\x14 \x01(\tR\x05image\"\xeb\x02\n" +
+	"\x05image\x18\x14 \x01(\tR\x05image\x12.\n" +
+	"\battempts\x18\x15 \x03(\v2\x12.gantry.v1.AttemptR\battempts\"\xe5\x02\n" +
+	"\aAttempt\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\x12\x1b\n" +
+	"\trunner_id\x18\x02 \x01(\tR\brunnerId\x12\x1f\n" +
+	"\vrunner_name\x18\x03 \x01(\tR\n" +
+	"runnerName\x12,\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x14.gantry.v1.JobStatusR\x06status\x12?\n" +
+	"\x0efailure_reason\x18\x05 \x01(\x0e2\x18.gantry.v1.FailureReasonR\rfailureReason\x12'\n" +
+	"\x0ffailure_message\x18\x06 \x01(\tR\x0efailureMessage\x127\n" +
+	"\tleased_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bleasedAt\x125\n" +
+	"\bended_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendedAt\"\xeb\x02\n" +
 	"\x06Runner\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1141,7 +1276,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x12RUN_STATUS_RUNNING\x10\x02\x12\x16\n" +
 	"\x12RUN_STATUS_SUCCESS\x10\x03\x12\x15\n" +
 	"\x11RUN_STATUS_FAILED\x10\x04\x12\x17\n" +
-	"\x13RUN_STATUS_CANCELED\x10\x05*\xe6\x01\n" +
+	"\x13RUN_STATUS_CANCELED\x10\x05*\xfb\x01\n" +
 	"\tJobStatus\x12\x1a\n" +
 	"\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12JOB_STATUS_CREATED\x10\x01\x12\x16\n" +
@@ -1151,7 +1286,8 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x12JOB_STATUS_SUCCESS\x10\x05\x12\x15\n" +
 	"\x11JOB_STATUS_FAILED\x10\x06\x12\x17\n" +
 	"\x13JOB_STATUS_CANCELED\x10\a\x12\x16\n" +
-	"\x12JOB_STATUS_SKIPPED\x10\b*\x82\x02\n" +
+	"\x12JOB_STATUS_SKIPPED\x10\b\x12\x13\n" +
+	"\x0fJOB_STATUS_LOST\x10\t*\xce\x02\n" +
 	"\rFailureReason\x12\x1e\n" +
 	"\x1aFAILURE_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dFAILURE_REASON_SCRIPT_FAILURE\x10\x01\x12(\n" +
@@ -1159,7 +1295,9 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"!FAILURE_REASON_IMAGE_PULL_FAILURE\x10\x03\x12\x1e\n" +
 	"\x1aFAILURE_REASON_JOB_TIMEOUT\x10\x04\x12\x1b\n" +
 	"\x17FAILURE_REASON_CANCELED\x10\x05\x12 \n" +
-	"\x1cFAILURE_REASON_LEASE_EXPIRED\x10\x06B6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
+	"\x1cFAILURE_REASON_LEASE_EXPIRED\x10\x06\x12&\n" +
+	"\"FAILURE_REASON_LEASE_NOT_DELIVERED\x10\a\x12\"\n" +
+	"\x1eFAILURE_REASON_RUNNER_LOST_JOB\x10\bB6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
 
 var (
 	file_gantry_v1_types_proto_rawDescOnce sync.Once
@@ -1174,44 +1312,50 @@ func file_gantry_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_gantry_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_gantry_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_gantry_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_gantry_v1_types_proto_goTypes = []any{
 	(RunStatus)(0),                // 0: gantry.v1.RunStatus
 	(JobStatus)(0),                // 1: gantry.v1.JobStatus
 	(FailureReason)(0),            // 2: gantry.v1.FailureReason
 	(*Run)(nil),                   // 3: gantry.v1.Run
 	(*Job)(nil),                   // 4: gantry.v1.Job
-	(*Runner)(nil),                // 5: gantry.v1.Runner
-	(*ImageSpec)(nil),             // 6: gantry.v1.ImageSpec
-	(*ServiceSpec)(nil),           // 7: gantry.v1.ServiceSpec
-	(*Variable)(nil),              // 8: gantry.v1.Variable
-	(*JobSpec)(nil),               // 9: gantry.v1.JobSpec
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
+	(*Attempt)(nil),               // 5: gantry.v1.Attempt
+	(*Runner)(nil),                // 6: gantry.v1.Runner
+	(*ImageSpec)(nil),             // 7: gantry.v1.ImageSpec
+	(*ServiceSpec)(nil),           // 8: gantry.v1.ServiceSpec
+	(*Variable)(nil),              // 9: gantry.v1.Variable
+	(*JobSpec)(nil),               // 10: gantry.v1.JobSpec
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
 }
 var file_gantry_v1_types_proto_depIdxs = []int32{
 	0,  // 0: gantry.v1.Run.status:type_name -> gantry.v1.RunStatus
-	10, // 1: gantry.v1.Run.created_at:type_name -> google.protobuf.Timestamp
-	10, // 2: gantry.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	10, // 3: gantry.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
+	11, // 1: gantry.v1.Run.created_at:type_name -> google.protobuf.Timestamp
+	11, // 2: gantry.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	11, // 3: gantry.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
 	1,  // 4: gantry.v1.Job.status:type_name -> gantry.v1.JobStatus
 	2,  // 5: gantry.v1.Job.failure_reason:type_name -> gantry.v1.FailureReason
-	10, // 6: gantry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	10, // 7: gantry.v1.Job.queued_at:type_name -> google.protobuf.Timestamp
-	10, // 8: gantry.v1.Job.started_at:type_name -> google.protobuf.Timestamp
-	10, // 9: gantry.v1.Job.finished_at:type_name -> google.protobuf.Timestamp
-	10, // 10: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
-	10, // 11: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
-	8,  // 12: gantry.v1.ServiceSpec.variables:type_name -> gantry.v1.Variable
-	6,  // 13: gantry.v1.JobSpec.image:type_name -> gantry.v1.ImageSpec
-	7,  // 14: gantry.v1.JobSpec.services:type_name -> gantry.v1.ServiceSpec
-	8,  // 15: gantry.v1.JobSpec.variables:type_name -> gantry.v1.Variable
-	11, // 16: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	11, // 6: gantry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	11, // 7: gantry.v1.Job.queued_at:type_name -> google.protobuf.Timestamp
+	11, // 8: gantry.v1.Job.started_at:type_name -> google.protobuf.Timestamp
+	11, // 9: gantry.v1.Job.finished_at:type_name -> google.protobuf.Timestamp
+	5,  // 10: gantry.v1.Job.attempts:type_name -> gantry.v1.Attempt
+	1,  // 11: gantry.v1.Attempt.status:type_name -> gantry.v1.JobStatus
+	2,  // 12: gantry.v1.Attempt.failure_reason:type_name -> gantry.v1.FailureReason
+	11, // 13: gantry.v1.Attempt.leased_at:type_name -> google.protobuf.Timestamp
+	11, // 14: gantry.v1.Attempt.ended_at:type_name -> google.protobuf.Timestamp
+	11, // 15: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
+	11, // 16: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
+	9,  // 17: gantry.v1.ServiceSpec.variables:type_name -> gantry.v1.Variable
+	7,  // 18: gantry.v1.JobSpec.image:type_name -> gantry.v1.ImageSpec
+	8,  // 19: gantry.v1.JobSpec.services:type_name -> gantry.v1.ServiceSpec
+	9,  // 20: gantry.v1.JobSpec.variables:type_name -> gantry.v1.Variable
+	12, // 21: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_types_proto_init() }
@@ -1225,7 +1369,7 @@ func file_gantry_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_types_proto_rawDesc), len(file_gantry_v1_types_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
