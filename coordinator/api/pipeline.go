@@ -191,7 +191,7 @@ func (h *PipelineHandler) FollowLog(req *gantryv1.FollowLogRequest, stream gantr
 		if !req.GetFollow() {
 			return nil
 		}
-		if err := waitRun(ctx, runChanged, nil); err != nil {
+		if err := waitRun(ctx, runChanged, nil); err != nil && !errors.Is(err, errRunChanged) {
 			return err
 		}
 		if err := reload(); err != nil {

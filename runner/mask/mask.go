@@ -162,10 +162,11 @@ func (w *Writer) process(text []byte, from int, final bool) error {
 			}
 			cur += n
 			lit = cur
-			// Forget the suffixes that started inside the replacement.
-			s = 0
-			for k := cur; k < end; k++ {
-				s = m.step(s, text[k])
+			// Forget the suffixes that started inside the replacement:
+			// the suffix states of s are all the pattern prefixes that
+			// end here, longest first.
+			for int(m.depth[s]) > end-cur {
+				s = m.fail[s]
 			}
 			if final {
 				limit = end
@@ -191,6 +192,10 @@ func (w *Writer) process(text []byte, from int, final bool) error {
 			s = m.step(s, text[i])
 		}
 		i++
+		if m.firstOut[s] == 0 && w.nbest == 0 {
+			cur = i - int(m.hold[s]) // what resolve would do
+			continue
+		}
 		for o := m.firstOut[s]; o != 0; o = m.nextOut[o] {
 			n := m.depth[o]
 			if start := i - int(n); start >= cur {

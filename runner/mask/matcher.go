@@ -113,7 +113,6 @@ func newMatcher(pats []string) *matcher {
 	for _, c := range children[0] {
 		queue = append(queue, c.next)
 	}
-	m.hold[0] = 0
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
