@@ -44,6 +44,8 @@ type Config struct {
 	BuildsDir         string
 	PullPolicy        string
 	CancelGrace       time.Duration
+	LogSpoolDir       string
+	LogBufferBytes    int64
 }
 
 // Validate checks the configuration and says what to fix.
@@ -54,6 +56,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Token == "" && c.RegistrationToken == "" {
 		errs = append(errs, errors.New("the runner is not registered: give --registration-token (or GANTRY_REGISTRATION_TOKEN) once; its own token is then saved in --config"))
+	}
+	if c.LogBufferBytes < 0 {
+		errs = append(errs, fmt.Errorf("--log-buffer-size must not be negative, got %d", c.LogBufferBytes))
 	}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("--concurrency must be at least 1, got %d", c.Concurrency))
@@ -99,6 +104,11 @@ func Run(drain, kill context.Context, cfg Config, log *zap.Logger) error {
 			return err
 		}
 	}
+	spool, err := prepareSpool(cfg.LogSpoolDir, cfg.RunnerID, log)
+	if err != nil {
+		return err
+	}
+	cfg.LogSpoolDir = spool
 	exec, closeExec, err := newExecutor(kill, cfg, log)
 	if err != nil {
 		return err
@@ -113,10 +123,33 @@ func Run(drain, kill context.Context, cfg Config, log *zap.Logger) error {
 	a := agent.New(client, exec, agent.Config{
 		Name: cfg.Name, Tags: cfg.Tags, RunUntagged: cfg.RunUntagged, Concurrency: cfg.Concurrency,
 		Version: Version, CancelGrace: cfg.CancelGrace,
+		LogSpoolDir: cfg.LogSpoolDir, LogBufferBytes: cfg.LogBufferBytes,
 	}, log)
 	log.Info("runner starting", zap.String("runner_id", cfg.RunnerID), zap.String("name", cfg.Name), zap.Strings("tags", cfg.Tags),
 		zap.Int("concurrency", cfg.Concurrency), zap.String("executor", cfg.Executor), zap.String("coordinator", cfg.Coordinator))
 	return a.Run(drain, kill)
+}
+
+// prepareSpool makes the runner's own log spool directory (default: one
+// per runner id under the system temp dir) and removes the spool files a
+// killed predecessor left: their jobs were lost with it.
+func prepareSpool(dir, runnerID string, log *zap.Logger) (string, error) {
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "gantry-log-spool-"+runnerID)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("log spool directory: %w (set --log-spool-dir)", err)
+	}
+	stale, err := filepath.Glob(filepath.Join(dir, "gantry-log-*.spool"))
+	if err != nil {
+		return "", fmt.Errorf("log spool directory: %w", err)
+	}
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil {
+			log.Warn("remove stale log spool", zap.String("file", f), zap.Error(err))
+		}
+	}
+	return dir, nil
 }
 
 // register exchanges the registration token for the runner's own and

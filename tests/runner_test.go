@@ -64,6 +64,43 @@ func TestExternalEtcdShellExecutorAndRunnerRestart(t *testing.T) {
 	if res := harness.CLI(ctx, t, addr, "submit", src); res.Code != 0 {
 		t.Fatalf("submit after runner restart: %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
+
+	// A secret is masked before it leaves the runner: printed plainly,
+	// glued to other text, in pieces on one line, and base64-encoded.
+	const secret = "hunter2-is-not-a-password"
+	secretSrc := t.TempDir()
+	harness.WriteTree(t, secretSrc, map[string]string{".gitlab-ci.yml": `leak:
+  script:
+    - echo "token=$API_TOKEN."
+    - printf '%s' "${API_TOKEN%%-*}"; sleep 0.3; printf '%s\n' "-${API_TOKEN#*-}"
+    - printf '%s' "$API_TOKEN" | head -c 10 && printf '%s\n' "$API_TOKEN" | tail -c +11
+    - echo "$API_TOKEN" | base64
+    - echo plain-$PLAIN
+`})
+	res := harness.CLI(ctx, t, addr, "submit", "--secret", "API_TOKEN="+secret, "--var", "PLAIN=visible", secretSrc)
+	if res.Code != 0 {
+		t.Fatalf("submit with a secret: %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	runs, err := client.Pipeline.ListRuns(ctx, &gantryv1.ListRunsRequest{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.Pipeline.GetRun(ctx, &gantryv1.GetRunRequest{RunId: runs.GetRuns()[0].GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leakLog := client.Log(ctx, t, got.GetJobs()[0].GetId())
+	for _, leaked := range []string{secret, "aHVudGVyMi1pcy1ub3QtYS1wYXNzd29yZA"} {
+		if strings.Contains(leakLog, leaked) {
+			t.Errorf("the log shows the secret (%q):\n%s", leaked, leakLog)
+		}
+	}
+	if n := strings.Count(leakLog, "[MASKED]"); n < 4 || !strings.Contains(leakLog, "token=[MASKED].") || !strings.Contains(leakLog, "plain-visible") {
+		t.Errorf("want the secret masked 4+ times (%d) and other text intact:\n%s", n, leakLog)
+	}
+	if !strings.Contains(res.Stdout, "[MASKED]") || strings.Contains(res.Stdout, secret) {
+		t.Errorf("gantry submit's followed log must show the masked text only:\n%s", res.Stdout)
+	}
 }
 
 // `gantry cancel` reaches the runner, which stops the job container

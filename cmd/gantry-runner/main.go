@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -91,7 +93,41 @@ func command(drain, kill context.Context) *cobra.Command {
 	f.StringVar(&cfg.BuildsDir, "builds-dir", "", "work directory for the shell executor")
 	f.StringVar(&cfg.PullPolicy, "pull-policy", "if-not-present", "image pull policy: if-not-present, always or never")
 	f.DurationVar(&cfg.CancelGrace, "cancel-grace", 10*time.Second, "time between SIGTERM and SIGKILL for canceled jobs")
+	f.StringVar(&cfg.LogSpoolDir, "log-spool-dir", "", "directory buffering job logs while the coordinator is unreachable (default: a per-runner directory under the system temp dir)")
+	f.Var(byteSize{&cfg.LogBufferBytes}, "log-buffer-size", "most unacknowledged log bytes buffered per job, e.g. 64MiB (default 64MiB); output beyond it is dropped with a notice in the log")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "console", "console or json")
 	return cmd
+}
+
+// byteSize is a flag holding a size such as 512KiB, 64MiB or 1GiB.
+type byteSize struct{ v *int64 }
+
+func (b byteSize) String() string {
+	if b.v == nil || *b.v == 0 {
+		return ""
+	}
+	return strconv.FormatInt(*b.v, 10)
+}
+
+func (b byteSize) Type() string { return "size" }
+
+func (b byteSize) Set(s string) error {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1e9}, {"M", 1e6}, {"K", 1e3}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a size: write a whole number of bytes with an optional unit, e.g. 64MiB", s)
+	}
+	*b.v = n * mult
+	return nil
 }

@@ -27,6 +27,7 @@ type submitOptions struct {
 	sha      string
 	project  string
 	vars     []string
+	secrets  []string
 	detach   bool
 }
 
@@ -55,6 +56,7 @@ canceled, 2 on any other error. Ctrl-C stops following; the run goes on.`,
 	f.StringVar(&o.sha, "sha", "", "commit of the run (default: HEAD of DIR)")
 	f.StringVar(&o.project, "project", "", "project name (default: the name of DIR)")
 	f.StringArrayVar(&o.vars, "var", nil, "KEY=VALUE variable for every job (repeatable)")
+	f.StringArrayVar(&o.secrets, "secret", nil, "masked variable for every job: KEY=VALUE, or KEY to take the value from the environment; its value (8+ characters) is replaced by [MASKED] in logs (repeatable)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "print the run number and return without following it")
 	return cmd
 }
@@ -71,6 +73,11 @@ func (a *app) submit(ctx context.Context, dir string, o submitOptions) error {
 	if err != nil {
 		return err
 	}
+	secrets, err := parseSecrets(o.secrets, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	vars = append(vars, secrets...)
 	pf, err := findPipeline(dir, absDir, o.file)
 	if err != nil {
 		return err
@@ -211,6 +218,32 @@ func parseVars(args []string) ([]*gantryv1.Variable, error) {
 			return nil, usagef("--var %q: want KEY=VALUE", kv)
 		}
 		vars = append(vars, &gantryv1.Variable{Key: k, Value: v})
+	}
+	return vars, nil
+}
+
+// minSecretLen is GitLab's minimum length of a masked value: shorter ones
+// would mask ordinary words in logs.
+const minSecretLen = 8
+
+// parseSecrets turns KEY=VALUE or KEY (value from the environment)
+// arguments into masked variables.
+func parseSecrets(args []string, lookup func(string) (string, bool)) ([]*gantryv1.Variable, error) {
+	vars := make([]*gantryv1.Variable, 0, len(args))
+	for _, kv := range args {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, usagef("--secret %q: want KEY=VALUE, or KEY to read $KEY", kv)
+		}
+		if !ok {
+			if v, ok = lookup(k); !ok {
+				return nil, usagef("--secret %s: $%s is not set; export it or give %s=VALUE", k, k, k)
+			}
+		}
+		if len(v) < minSecretLen {
+			return nil, usagef("--secret %s: a masked value needs at least %d characters, this one has %d", k, minSecretLen, len(v))
+		}
+		vars = append(vars, &gantryv1.Variable{Key: k, Value: v, Masked: true})
 	}
 	return vars, nil
 }

@@ -266,3 +266,24 @@ func TestSubmitRejected(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the coordinator's message", code, out, errOut)
 	}
 }
+
+func TestParseSecrets(t *testing.T) {
+	env := map[string]string{"TOKEN": "from-the-environment"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	got, err := parseSecrets([]string{"API_KEY=abcdefgh12", "TOKEN"}, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].GetValue() != "abcdefgh12" || !got[0].GetMasked() || got[1].GetValue() != "from-the-environment" || !got[1].GetMasked() {
+		t.Fatalf("secrets %v", got)
+	}
+	for arg, want := range map[string]string{
+		"SHORT=abc": "at least 8 characters",
+		"MISSING":   "$MISSING is not set",
+		"=value123": "want KEY=VALUE",
+	} {
+		if _, err := parseSecrets([]string{arg}, lookup); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--secret %s: err %v, want %q", arg, err, want)
+		}
+	}
+}

@@ -35,6 +35,11 @@ type Config struct {
 	Version     string
 	// CancelGrace is the SIGTERM-to-SIGKILL grace for canceled jobs.
 	CancelGrace time.Duration
+	// LogSpoolDir holds the on-disk buffers of logs not yet acknowledged
+	// by the coordinator ("" means the system temp dir).
+	LogSpoolDir string
+	// LogBufferBytes bounds each job's unacknowledged log (0 = 64 MiB).
+	LogBufferBytes int64
 }
 
 // Agent runs jobs for one registered runner.

@@ -13,6 +13,7 @@ import (
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 	"github.com/gantry-ci/gantry/runner/executor"
 	"github.com/gantry-ci/gantry/runner/logship"
+	"github.com/gantry-ci/gantry/runner/mask"
 )
 
 // start begins a leased attempt unless it already runs.
@@ -53,7 +54,21 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 	log := a.log.With(zap.Int64("run_id", spec.GetRunId()), zap.Int64("job_id", j.id), zap.Int64("epoch", j.epoch), zap.String("job", spec.GetName()))
 	log.Info("job started")
 
-	err := retryCall(kill, func(c context.Context) error {
+	// The spool comes first: a runner whose disk is broken must not
+	// leave a started job behind.
+	ship, err := logship.New(a.client, j.id, j.epoch, retryable, logship.Options{Dir: a.cfg.LogSpoolDir, MaxBytes: a.cfg.LogBufferBytes})
+	if err != nil {
+		a.abandon(j, log, "log spool", err) // heartbeat reconciliation gives the job back
+		return
+	}
+	defer func() {
+		if err := ship.Remove(); err != nil { // Run removed it already; this reports a failed removal
+			log.Warn("remove log spool", zap.Error(err))
+		}
+	}()
+	out := mask.New(ship, maskedValues(spec))
+
+	err = retryCall(kill, func(c context.Context) error {
 		_, err := a.client.StartJob(c, &gantryv1.StartJobRequest{JobId: j.id, Epoch: j.epoch})
 		return err
 	})
@@ -62,7 +77,6 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 		return
 	}
 
-	ship := logship.New(a.client, j.id, j.epoch, retryable)
 	var g errgroup.Group
 	g.Go(func() error {
 		if err := ship.Run(kill); err != nil {
@@ -75,28 +89,33 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 	})
 	var once sync.Once
 	report := func(res executor.Result) {
-		once.Do(func() { a.report(kill, j, log, ship, &g, res) })
+		once.Do(func() { a.report(kill, j, log, out, ship, &g, res) })
 	}
 	ej := a.executorJob(j, spec)
 	ej.Finished = report
-	res, err := a.exec.Run(ctx, ej, ship)
+	res, err := a.exec.Run(ctx, ej, out)
 	if err != nil {
 		res = executor.Result{Outcome: executor.OutcomeSystemFailure, ExitCode: -1, Message: err.Error()}
-		fmt.Fprintf(ship, "\nERROR: %s\n", err)
+		fmt.Fprintf(out, "\nERROR: %s\n", err)
 	}
 	report(res) // a no-op when the executor reported before its cleanup
 }
 
 // report flushes the log and records the outcome with the coordinator.
-func (a *Agent) report(kill context.Context, j *job, log *zap.Logger, ship *logship.Shipper, g *errgroup.Group, res executor.Result) {
+// out is the masking writer in front of ship: it is flushed before the
+// shipper closes so held-back bytes are neither lost nor misplaced.
+func (a *Agent) report(kill context.Context, j *job, log *zap.Logger, out *mask.Writer, ship *logship.Shipper, g *errgroup.Group, res executor.Result) {
 	// GitLab's closing line, so a log read alone says how the job ended.
 	switch res.Outcome {
 	case executor.OutcomeSuccess:
-		fmt.Fprintf(ship, "Job succeeded\n")
+		fmt.Fprintf(out, "Job succeeded\n")
 	case executor.OutcomeCanceled:
-		fmt.Fprintf(ship, "ERROR: Job canceled\n")
+		fmt.Fprintf(out, "ERROR: Job canceled\n")
 	default:
-		fmt.Fprintf(ship, "ERROR: Job failed: %s\n", completion(j, res, 0).GetFailureMessage())
+		fmt.Fprintf(out, "ERROR: Job failed: %s\n", completion(j, res, 0).GetFailureMessage())
+	}
+	if err := out.Flush(); err != nil {
+		log.Warn("flush masked log", zap.Error(err)) // the shipper never fails a write
 	}
 	ship.Close()
 	if err := g.Wait(); err != nil {
@@ -172,6 +191,23 @@ func (a *Agent) executorJob(j *job, spec *gantryv1.JobSpec) *executor.Job {
 		ej.Source = func(ctx context.Context) (io.ReadCloser, error) { return a.download(ctx, j) }
 	}
 	return ej
+}
+
+// maskedValues collects the values of the job's masked variables.
+func maskedValues(spec *gantryv1.JobSpec) []string {
+	var out []string
+	add := func(vs []*gantryv1.Variable) {
+		for _, v := range vs {
+			if v.GetMasked() && v.GetValue() != "" {
+				out = append(out, v.GetValue())
+			}
+		}
+	}
+	add(spec.GetVariables())
+	for _, s := range spec.GetServices() {
+		add(s.GetVariables())
+	}
+	return out
 }
 
 func vars(in []*gantryv1.Variable) []executor.Variable {
