@@ -6,6 +6,8 @@ package model
 import (
 	"slices"
 	"time"
+
+	"github.com/gantry-ci/gantry/pkg/pipeline"
 )
 
 // RunStatus is the state of a run.
@@ -139,6 +141,51 @@ type Job struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 
 	Attempts []Attempt `json:"attempts,omitempty"`
+
+	// Retry is the job's `retry:` (nil when not set).
+	Retry *pipeline.Retry `json:"retry,omitempty"`
+}
+
+// RetryReason names a failure as `retry:when` does.
+func RetryReason(r FailureReason) []string {
+	switch r {
+	case ReasonScriptFailure:
+		return []string{"script_failure"}
+	case ReasonTimeout:
+		return []string{"job_execution_timeout", "stuck_or_timeout_failure"}
+	case ReasonRunnerSystem, ReasonImagePull, ReasonLeaseExpired, ReasonStaleRunnerSession, ReasonUndeliveredLease:
+		return []string{"runner_system_failure"}
+	}
+	return nil
+}
+
+// RetriesFailure reports whether the job's `retry:` asks to retry a
+// failure with reason and exit code, given how many failed attempts were
+// already retried.
+func (j *Job) RetriesFailure(reason FailureReason, exitCode, retried int) bool {
+	if j.Retry == nil || retried >= j.Retry.Max {
+		return false
+	}
+	covered := false
+	for _, r := range RetryReason(reason) {
+		covered = covered || j.Retry.Covers(r)
+	}
+	if !covered {
+		return false
+	}
+	if reason == ReasonScriptFailure && len(j.Retry.ExitCodes) > 0 {
+		return slices.Contains(j.Retry.ExitCodes, exitCode)
+	}
+	return true
+}
+
+// SystemRetries is how many lost attempts the job survives: its own
+// `retry:max` when its `retry:` covers runner system failures, else def.
+func (j *Job) SystemRetries(def int) int {
+	if j.Retry != nil && j.Retry.Covers("runner_system_failure") {
+		return j.Retry.Max
+	}
+	return def
 }
 
 // Runner is a registered runner agent.

@@ -104,8 +104,12 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 	}
 	now := s.now()
 	var runStatus model.RunStatus
+	var retrying bool
 	_, err = s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
-		runStatus = rs.Run.Status
+		runStatus, retrying = rs.Run.Status, false
+		if resentCompletion(rs.Job(jobID), runnerID, epoch, c.Status) {
+			return nil
+		}
 		j, err := fenced(rs, jobID, runnerID, epoch)
 		if err != nil {
 			return err
@@ -116,6 +120,18 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 			}
 			return fmt.Errorf("job %d attempt %d already ended as %s: %w", jobID, epoch, j.Status, ErrStaleEpoch)
 		}
+		if c.Status == model.JobFailed && !rs.Run.CancelRequested && j.RetriesFailure(c.FailureReason, c.ExitCode, retriedFailures(j)) {
+			// `retry:` asks for another attempt: requeue at the front.
+			setAttempt(j, model.JobFailed, c.FailureReason, c.FailureMessage, now)
+			j.Status, j.QueuedAt = model.JobPending, now
+			j.RunnerID, j.RunnerName, j.SessionLease = "", "", 0
+			j.ExitCode, j.LogSize = c.ExitCode, c.LogSize
+			retrying = true
+			model.Advance(rs.Run, rs.Jobs, now)
+			runStatus = rs.Run.Status
+			return nil
+		}
+		retrying = false
 		j.Status, j.FinishedAt = c.Status, now
 		j.FailureReason, j.FailureMessage, j.ExitCode, j.LogSize = c.FailureReason, c.FailureMessage, c.ExitCode, c.LogSize
 		if j.StartedAt.IsZero() {
@@ -131,11 +147,41 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 	}
 	s.releaseJob(runnerID, jobID)
 	fields := []zap.Field{zap.Int64("run_id", runID), zap.Int64("job_id", jobID), zap.Int64("epoch", epoch), zap.String("runner_id", runnerID), zap.String("status", string(c.Status))}
+	if retrying {
+		s.log.Info("job attempt failed; retrying as its retry: asks", fields...)
+		return nil
+	}
 	s.log.Info("job completed", fields...)
 	if runStatus.Terminal() {
 		s.log.Info("run finished", zap.Int64("run_id", runID), zap.String("status", string(runStatus)))
 	}
 	return nil
+}
+
+// resentCompletion reports whether an ended attempt already records this
+// completion (the runner resent it, e.g. after a lost answer).
+func resentCompletion(j *model.Job, runnerID string, epoch int64, st model.JobStatus) bool {
+	if j == nil || j.Status.Active() {
+		return false
+	}
+	for _, a := range j.Attempts {
+		if a.Epoch == epoch && a.RunnerID == runnerID && a.Status == st {
+			return true
+		}
+	}
+	return false
+}
+
+// retriedFailures counts the job's attempts that failed (not lost) and
+// were retried.
+func retriedFailures(j *model.Job) int {
+	n := 0
+	for _, a := range j.Attempts {
+		if a.Epoch != j.Epoch && a.Status == model.JobFailed {
+			n++
+		}
+	}
+	return n
 }
 
 // setAttempt updates the record of the job's current attempt.
@@ -185,9 +231,9 @@ func (s *Scheduler) loseAttempt(ctx context.Context, runID, jobID, epoch int64, 
 		switch {
 		case rs.Run.CancelRequested:
 			j.Status, j.FailureReason, j.FailureMessage, j.FinishedAt = model.JobCanceled, model.ReasonCanceled, "run canceled", now
-		case lost > s.cfg.MaxSystemRetries:
+		case lost > j.SystemRetries(s.cfg.MaxSystemRetries):
 			j.Status, j.FailureReason, j.FinishedAt = model.JobFailed, reason, now
-			j.FailureMessage = fmt.Sprintf("%s (after %d retries)", msg, s.cfg.MaxSystemRetries)
+			j.FailureMessage = fmt.Sprintf("%s (after %d retries)", msg, j.SystemRetries(s.cfg.MaxSystemRetries))
 		default:
 			j.Status, j.QueuedAt = model.JobPending, now
 			j.RunnerID, j.RunnerName, j.SessionLease = "", "", 0

@@ -13,6 +13,7 @@ import (
 	"github.com/gantry-ci/gantry/coordinator/model"
 	"github.com/gantry-ci/gantry/coordinator/scheduler"
 	"github.com/gantry-ci/gantry/coordinator/store"
+	"github.com/gantry-ci/gantry/pkg/pipeline"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
@@ -403,5 +404,56 @@ func TestHeartbeatReconciles(t *testing.T) {
 	c := next(t, ss).GetCancel()
 	if c == nil || c.JobId != jobID || c.Epoch != 1 {
 		t.Fatalf("want a cancel of epoch 1, got %v", c)
+	}
+}
+
+// `retry:` retries script failures it covers, up to max, and sets the
+// budget for lost runners.
+func TestRetryFromPipeline(t *testing.T) {
+	f := newFixture(t, scheduler.Config{})
+	rs, err := f.st.CreateRun(f.ctx, 1, func(runID int64, ids []int64) (*model.Run, []*model.Job, error) {
+		run := &model.Run{ID: runID, Status: model.RunPending, JobIDs: ids}
+		jobs := []*model.Job{{ID: ids[0], RunID: runID, Name: "flaky", Status: model.JobCreated,
+			Retry: &pipeline.Retry{Max: 1, When: []string{"script_failure"}, ExitCodes: []int{3}},
+			Spec:  []byte(`{"runId":"` + itoa(runID) + `","jobId":"` + itoa(ids[0]) + `"}`)}}
+		model.Advance(run, jobs, time.Now())
+		return run, jobs, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobID := rs.Jobs[0].ID
+	ss := f.attach(t, "a", 1, nil)
+	l := next(t, ss).GetLease()
+	fail := scheduler.Completion{Status: model.JobFailed, FailureReason: model.ReasonScriptFailure, ExitCode: 3}
+	if err := f.sched.CompleteJob(f.ctx, "a", jobID, l.Epoch, fail); err != nil {
+		t.Fatal(err)
+	}
+	// A resend of the same completion is accepted.
+	if err := f.sched.CompleteJob(f.ctx, "a", jobID, l.Epoch, fail); err != nil {
+		t.Fatalf("resent completion: %v", err)
+	}
+	l2 := next(t, ss).GetLease()
+	if l2 == nil || l2.Epoch != 2 {
+		t.Fatalf("want a retry with epoch 2, got %v", l2)
+	}
+	if err := f.sched.CompleteJob(f.ctx, "a", jobID, 2, fail); err != nil {
+		t.Fatal(err)
+	}
+	j := f.job(t, rs.Run.ID, jobID)
+	if j.Status != model.JobFailed || len(j.Attempts) != 2 {
+		t.Fatalf("after max retries: %s with %d attempts, want failed after 2", j.Status, len(j.Attempts))
+	}
+	if !(&model.Job{Retry: &pipeline.Retry{Max: 2}}).RetriesFailure(model.ReasonTimeout, 0, 1) {
+		t.Error("retry without when must retry a timeout")
+	}
+	if (&model.Job{Retry: &pipeline.Retry{Max: 2, ExitCodes: []int{3}}}).RetriesFailure(model.ReasonScriptFailure, 1, 0) {
+		t.Error("exit_codes must limit script failure retries")
+	}
+	if got := (&model.Job{Retry: &pipeline.Retry{Max: 0}}).SystemRetries(2); got != 0 {
+		t.Errorf("retry: 0 gives %d system retries, want 0", got)
+	}
+	if got := (&model.Job{Retry: &pipeline.Retry{Max: 1, When: []string{"script_failure"}}}).SystemRetries(2); got != 2 {
+		t.Errorf("retry for script failures only gives %d system retries, want the default 2", got)
 	}
 }

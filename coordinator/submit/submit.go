@@ -144,7 +144,7 @@ func (s *Service) job(run *model.Run, id int64, p *pipeline.Pipeline, pj *pipeli
 	stage := slices.Index(p.Stages, pj.Stage)
 	j := &model.Job{
 		ID: id, RunID: run.ID, Name: pj.Name, Stage: pj.Stage, StageIndex: stage,
-		Status: model.JobCreated, Tags: pj.Tags, Spec: enc,
+		Status: model.JobCreated, Tags: pj.Tags, Spec: enc, Retry: pj.Retry,
 	}
 	if pj.Image != nil {
 		j.Image = pj.Image.Name

@@ -13,6 +13,7 @@ type inheritable struct {
 	beforeScript []string
 	afterScript  []string
 	tags         []string
+	retry        *Retry
 	// set records which keywords were written, and where.
 	set map[string]Pos
 }
@@ -32,6 +33,8 @@ func (p *parser) inheritableKeyword(ctx string, kv pair, in *inheritable) bool {
 	case "tags":
 		tags, _ := p.stringList(ctx, "tags", kv.value, false)
 		in.tags = texts(tags)
+	case "retry":
+		in.retry = p.retry(ctx, kv.value)
 	default:
 		return false
 	}
@@ -61,6 +64,12 @@ func (in *inheritable) fill(d *inheritable) {
 			in.afterScript = slices.Clone(d.afterScript)
 		case "tags":
 			in.tags = slices.Clone(d.tags)
+		case "retry":
+			if d.retry != nil {
+				r := *d.retry
+				r.When, r.ExitCodes = slices.Clone(r.When), slices.Clone(r.ExitCodes)
+				in.retry = &r
+			}
 		}
 		if in.set == nil {
 			in.set = map[string]Pos{}
@@ -146,5 +155,6 @@ func (p *parser) job(e *entry, body *node, defs *inheritable) (*Job, *node, bool
 	j.BeforeScript = own.beforeScript
 	j.AfterScript = own.afterScript
 	j.Tags = own.tags
+	j.Retry = own.retry
 	return j, stage, stageOK
 }

@@ -45,11 +45,11 @@ var deprecatedGlobals = []string{"image", "services", "before_script", "after_sc
 var jobKeywords = keywords{
 	supported: []string{
 		"stage", "image", "services", "before_script", "script", "after_script",
-		"variables", "tags", "extends",
+		"variables", "tags", "extends", "retry",
 	},
 	unsupported: []string{
 		"rules", "only", "except", "when", "needs", "dependencies", "artifacts",
-		"cache", "coverage", "allow_failure", "retry", "timeout", "parallel",
+		"cache", "coverage", "allow_failure", "timeout", "parallel",
 		"environment", "resource_group", "interruptible", "trigger", "release",
 		"pages", "secrets", "id_tokens", "inherit", "hooks", "identity",
 		"manual_confirmation", "start_in", "dast_configuration", "run",
@@ -57,10 +57,10 @@ var jobKeywords = keywords{
 }
 
 var defaultKeywords = keywords{
-	supported: []string{"image", "services", "before_script", "after_script", "tags"},
+	supported: []string{"image", "services", "before_script", "after_script", "tags", "retry"},
 	unsupported: []string{
 		"artifacts", "cache", "hooks", "id_tokens", "identity", "interruptible",
-		"retry", "timeout",
+		"timeout",
 	},
 }
 

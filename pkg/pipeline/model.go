@@ -53,6 +53,8 @@ type Job struct {
 	// variables are in Pipeline.Variables.
 	Variables []Variable
 	Tags      []string
+	// Retry is nil when neither the job nor `default:` sets `retry:`.
+	Retry *Retry
 }
 
 // Image is the container image a job runs in.

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -317,7 +319,7 @@ func TestUnsupportedKeywordsWarn(t *testing.T) {
 workflow:
   rules: [{when: always}]
 default:
-  retry: 2
+  interruptible: true
 j:
   script: x
   rules: [{if: $X}]
@@ -326,7 +328,7 @@ j:
 	equalLines(t, "warnings", warnings(pl), []string{
 		"ci.yml:1:1: keyword `include` is not supported yet and was ignored",
 		"ci.yml:2:1: keyword `workflow` is not supported yet and was ignored",
-		"ci.yml:5:3: default: keyword `retry` is not supported yet and was ignored",
+		"ci.yml:5:3: default: keyword `interruptible` is not supported yet and was ignored",
 		"ci.yml:8:3: job \"j\": keyword `rules` is not supported yet and was ignored",
 		"ci.yml:9:3: job \"j\": keyword `artifacts` is not supported yet and was ignored",
 	})
@@ -346,5 +348,54 @@ func TestErrorListUnwraps(t *testing.T) {
 	}
 	if e.Pos != (Pos{File: testFile, Line: 1, Column: 1}) {
 		t.Errorf("first error at %v, want ci.yml:1:1 (sorted first)", e.Pos)
+	}
+}
+
+func TestRetry(t *testing.T) {
+	pl := mustParse(t, `default:
+  retry: 1
+plain:
+  script: x
+number:
+  script: x
+  retry: 2
+mapping:
+  script: x
+  retry:
+    max: 2
+    when: [runner_system_failure, script_failure]
+    exit_codes: [137, 1]
+single:
+  script: x
+  retry: {max: 1, when: stuck_or_timeout_failure, exit_codes: 3}
+`)
+	want := map[string]Retry{
+		"plain":   {Max: 1},
+		"number":  {Max: 2},
+		"mapping": {Max: 2, When: []string{"runner_system_failure", "script_failure"}, ExitCodes: []int{137, 1}},
+		"single":  {Max: 1, When: []string{"stuck_or_timeout_failure"}, ExitCodes: []int{3}},
+	}
+	for _, j := range pl.Jobs {
+		w := want[j.Name]
+		if j.Retry == nil || j.Retry.Max != w.Max || !slices.Equal(j.Retry.When, w.When) || !slices.Equal(j.Retry.ExitCodes, w.ExitCodes) {
+			t.Errorf("job %s: retry %+v, want %+v", j.Name, j.Retry, w)
+		}
+	}
+	if r := (&Retry{Max: 1}); !r.Covers("runner_system_failure") {
+		t.Error("retry without when must cover every reason")
+	}
+	if r := (&Retry{Max: 1, When: []string{"script_failure"}}); r.Covers("runner_system_failure") || !r.Covers("script_failure") {
+		t.Error("retry:when must limit the reasons")
+	}
+	for src, want := range map[string]string{
+		"j:\n  script: x\n  retry: 3\n":                         "ci.yml:3:10: job \"j\": retry must be a whole number from 0 to 2, got \"3\"",
+		"j:\n  script: x\n  retry: {max: 1, when: [oops]}\n":    "ci.yml:3:26: job \"j\": retry:when \"oops\" is not a failure reason",
+		"j:\n  script: x\n  retry: [1]\n":                       "ci.yml:3:10: job \"j\": retry must be a number from 0 to 2 or a mapping",
+		"j:\n  script: x\n  retry: {max: 1, exit_codes: [x]}\n": "ci.yml:3:32: job \"j\": retry:exit_codes entries must be exit codes",
+	} {
+		_, err := Parse("ci.yml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want %q", src, err, want)
+		}
 	}
 }
