@@ -143,6 +143,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		// Runner streams never end on their own: close them first so
+		// runners reconnect (to the restarted or another coordinator) and
+		// the graceful stop only waits for short calls.
+		sched.CloseSessions()
 		stopped := make(chan struct{})
 		go func() { gs.GracefulStop(); close(stopped) }()
 		select {

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/client"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
@@ -92,6 +93,14 @@ func Run(drain, kill context.Context, cfg Config, log *zap.Logger) error {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithPerRPCCredentials(tokenCreds{cfg: &cfg}),
+		// Reconnect fast: jobs survive a coordinator restart only if the
+		// runner re-attaches them within the lease TTL, so gRPC's default
+		// backoff (up to 2 minutes) is far too slow. The agent paces its
+		// own retries.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
 	)...)
 	if err != nil {
 		return fmt.Errorf("coordinator %s: %w", cfg.Coordinator, err)

@@ -28,6 +28,9 @@ var (
 	ErrProtocol = errors.New("protocol mismatch")
 	// ErrLogIncomplete means a completion arrived before all its log bytes.
 	ErrLogIncomplete = errors.New("log incomplete")
+	// ErrSessionClosed means a runner's Connect stream ended on the
+	// coordinator's side; the runner reconnects.
+	ErrSessionClosed = errors.New("runner session closed")
 )
 
 // toStatus is the one place domain errors become gRPC status codes.
@@ -52,7 +55,7 @@ func toStatus(err error) error {
 		code = codes.InvalidArgument
 	case errors.Is(err, ErrUnauthenticated):
 		code = codes.Unauthenticated
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, ErrSessionClosed):
 		code = codes.Aborted
 	case errors.Is(err, ErrLogIncomplete):
 		code = codes.OutOfRange

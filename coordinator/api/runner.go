@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/gantry-ci/gantry/coordinator/blob"
@@ -106,46 +105,50 @@ func (h *RunnerHandler) Connect(stream gantryv1.RunnerService_ConnectServer) err
 		return err
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		for {
-			m, err := stream.Recv()
-			if err != nil {
+	// The receive loop runs in its own goroutine, which ends with the
+	// stream: returning from this handler ends the stream, so the handler
+	// never waits for a Recv that only the runner could unblock (a frozen
+	// runner would hold it until the keepalive gives up).
+	recvErr := make(chan error, 1)
+	go func() { recvErr <- h.receive(ctx, stream, ss) }()
+	for {
+		select {
+		case err := <-recvErr:
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		case m, ok := <-ss.Out():
+			if !ok {
+				return fmt.Errorf("%w: this runner's session was closed (a newer connection replaced it, its lease lapsed, or the coordinator is shutting down); reconnect", ErrSessionClosed)
+			}
+			if err := stream.Send(m); err != nil {
 				return err
 			}
-			if hb := m.GetHeartbeat(); hb != nil {
-				active := make(map[int64]int64, len(hb.GetActive()))
-				for _, a := range hb.GetActive() {
-					active[a.GetJobId()] = a.GetEpoch()
-				}
-				if err := h.sched.Heartbeat(gctx, ss, hb.GetDraining(), active); err != nil {
-					// The session's etcd lease is gone: the runner must
-					// reconnect and re-attach its jobs under a new one.
-					return fmt.Errorf("renew runner session: %w", err)
-				}
-			}
 		}
-	})
-	g.Go(func() error {
-		for {
-			select {
-			case <-gctx.Done():
-				return nil
-			case m, ok := <-ss.Out():
-				if !ok {
-					return errors.New("runner session replaced by a newer connection")
-				}
-				if err := stream.Send(m); err != nil {
-					return err
-				}
-			}
-		}
-	})
-	err = g.Wait()
-	if errors.Is(err, io.EOF) {
-		return nil
 	}
-	return err
+}
+
+// receive handles a session's heartbeats until the stream ends or the
+// session's etcd lease is gone.
+func (h *RunnerHandler) receive(ctx context.Context, stream gantryv1.RunnerService_ConnectServer, ss *scheduler.Session) error {
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		if hb := m.GetHeartbeat(); hb != nil {
+			active := make(map[int64]int64, len(hb.GetActive()))
+			for _, a := range hb.GetActive() {
+				active[a.GetJobId()] = a.GetEpoch()
+			}
+			if err := h.sched.Heartbeat(ctx, ss, hb.GetDraining(), active); err != nil {
+				// The session's etcd lease is gone: the runner must
+				// reconnect and re-attach its jobs under a new one.
+				return fmt.Errorf("%w: renew runner session: %w", ErrSessionClosed, err)
+			}
+		}
+	}
 }
 
 // StartJob records that a leased job started.

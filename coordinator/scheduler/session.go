@@ -253,6 +253,20 @@ func (s *Scheduler) Detach(ss *Session) {
 // one may miss it because the lease crossed the heartbeat on the wire.
 const missedHeartbeats = 2
 
+// CloseSessions detaches every session (coordinator shutdown). Held jobs
+// stay leased: their runners re-attach them elsewhere within the TTL.
+func (s *Scheduler) CloseSessions() {
+	s.mu.Lock()
+	all := make([]*Session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		all = append(all, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range all {
+		s.Detach(ss)
+	}
+}
+
 // Heartbeat renews the session's lease and reconciles what the runner
 // says it runs (active: job id -> epoch) with what it holds: an attempt
 // the runner runs but no longer holds is canceled, and a held attempt the

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gantry-ci/gantry/coordinator/model"
@@ -201,6 +203,17 @@ func (s *Store) applyBatch(ctx context.Context, id int64, w *runWriter, batch []
 			rs = fresh
 		}
 		ok, err := s.commit(ctx, id, rs)
+		if err != nil && len(batch) > 1 && errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			// One op bound a key to a lapsed etcd lease (a runner session
+			// that just expired): it must not take the others down. Apply
+			// them one by one so only that op fails.
+			for _, op := range batch {
+				if end := s.applyBatch(ctx, id, w, []*runOp{op}); end != nil {
+					ended = end
+				}
+			}
+			return ended
+		}
 		if err != nil {
 			for _, op := range batch {
 				if ferr, bad := failed[op]; bad {

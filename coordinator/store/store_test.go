@@ -295,3 +295,51 @@ func TestUpdateRunCombinesAcrossStores(t *testing.T) {
 		}
 	}
 }
+
+// An update that binds a job's lease key to a lapsed etcd lease fails
+// alone: the updates combined with it in one transaction still commit.
+func TestUpdateRunIsolatesLapsedLease(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	rs := createRun(t, s, make([]int, 12)...)
+	good, err := s.GrantSessionLease(ctx, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lapsed, err := s.GrantSessionLease(ctx, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSessionLease(ctx, lapsed); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(rs.Jobs))
+	for i, j := range rs.Jobs {
+		lease := good
+		if i == 5 {
+			lease = lapsed
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.UpdateRun(ctx, rs.Run.ID, func(rs *store.RunState) error {
+				job := rs.Job(j.ID)
+				job.Status, job.Epoch, job.RunnerID, job.SessionLease = model.JobLeased, 1, "r", lease
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == 5 {
+			if err == nil {
+				t.Errorf("job bound to a revoked lease: no error")
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("job %d failed with its neighbour: %v", i, err)
+		}
+	}
+}

@@ -53,6 +53,7 @@ type Agent struct {
 	jobs     map[int64]*job
 	draining bool
 	done     bool          // drained: no job may start any more
+	ttl      time.Duration // lease TTL from the last welcome
 	changed  chan struct{} // nudges the heartbeat loop
 
 	drainOnce sync.Once
@@ -133,7 +134,7 @@ func (a *Agent) Run(drain, kill context.Context) error {
 			err = nil
 			break
 		}
-		wait := backoff(attempt)
+		wait := backoff(attempt, a.leaseTTL())
 		a.log.Warn("coordinator stream ended; reconnecting", zap.Error(err), zap.Duration("in", wait))
 		select {
 		case <-sessCtx.Done():
@@ -146,11 +147,23 @@ func (a *Agent) Run(drain, kill context.Context) error {
 	return err
 }
 
-// backoff returns a jittered exponential delay: 0.5s, 1s, 2s... up to 10s.
-func backoff(attempt int) time.Duration {
+// backoff returns a jittered exponential delay: 0.5s, 1s, 2s... up to 10s,
+// and never more than a quarter of the lease TTL (when known): a runner
+// with running jobs must get back within the TTL or they are requeued.
+func backoff(attempt int, ttl time.Duration) time.Duration {
 	d := 500 * time.Millisecond << min(attempt, 5)
 	d = min(d, 10*time.Second)
+	if ttl > 0 {
+		d = min(d, max(ttl/4, 200*time.Millisecond))
+	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// leaseTTL is the TTL the coordinator last announced, or 0.
+func (a *Agent) leaseTTL() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ttl
 }
 
 func (a *Agent) nudge() {
@@ -200,6 +213,9 @@ func (a *Agent) session(ctx, kill context.Context) (bool, error) {
 	if welcome == nil {
 		return false, errors.New("coordinator did not answer hello with a welcome")
 	}
+	a.mu.Lock()
+	a.ttl = welcome.GetLeaseTtl().AsDuration()
+	a.mu.Unlock()
 	interval := welcome.GetHeartbeatInterval().AsDuration()
 	if interval <= 0 {
 		interval = 5 * time.Second
