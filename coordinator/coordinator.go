@@ -112,7 +112,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	auth := api.NewAuthenticator(st, cfg.RegistrationToken)
 	sub := submit.New(st, blobs, cfg.MaxSourceBytes, log)
 
-	opts := append(api.Interceptors(auth, log),
+	// stopping ends long-lived streams at shutdown (see api.Interceptors).
+	stopping, stopStreams := context.WithCancel(context.Background())
+	defer stopStreams()
+	opts := append(api.Interceptors(stopping, auth, log),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.MaxRecvMsgSize(4<<20),
@@ -146,6 +149,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		// Runner streams never end on their own: close them first so
 		// runners reconnect (to the restarted or another coordinator) and
 		// the graceful stop only waits for short calls.
+		stopStreams()
 		sched.CloseSessions()
 		stopped := make(chan struct{})
 		go func() { gs.GracefulStop(); close(stopped) }()

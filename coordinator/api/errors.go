@@ -65,8 +65,10 @@ func toStatus(err error) error {
 
 // Interceptors returns the server options every coordinator uses: panic
 // recovery, the protocol version check, runner authentication, and error
-// mapping.
-func Interceptors(auth *Authenticator, logger *zap.Logger) []grpc.ServerOption {
+// mapping. Streams also end when stopping ends (coordinator shutdown), so
+// long-lived watches and runner sessions do not hold up a graceful stop;
+// their clients reconnect.
+func Interceptors(stopping context.Context, auth *Authenticator, logger *zap.Logger) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 			defer recoverPanic(info.FullMethod, logger, &err)
@@ -79,8 +81,19 @@ func Interceptors(auth *Authenticator, logger *zap.Logger) []grpc.ServerOption {
 		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 			defer recoverPanic(info.FullMethod, logger, &err)
 			ctx, err := admit(ss.Context(), info.FullMethod, auth)
-			if err == nil {
+			if err == nil && info.FullMethod == "/gantry.v1.PipelineService/SubmitRun" {
+				// An upload finishes on its own; let the graceful stop wait.
 				err = handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+			} else if err == nil {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				stop := context.AfterFunc(stopping, cancel)
+				err = handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+				stop()
+				cancel()
+				if stopping.Err() != nil && ss.Context().Err() == nil {
+					err = status.Error(codes.Unavailable, "the coordinator is shutting down; reconnect")
+				}
 			}
 			return logged(toStatus(err), info.FullMethod, logger)
 		}),
