@@ -28,8 +28,8 @@ unit:
 lint:
   stage: test
   script: [make lint]
-  cache:
-    paths: [.cache]
+  release:
+    description: x
 `
 
 // writeTree creates files (path -> content) under a new temporary dir.

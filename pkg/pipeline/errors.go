@@ -73,30 +73,56 @@ func (w Warning) String() string {
 	return w.Pos.String() + ": " + w.Msg
 }
 
+// Bounds on the problems kept and reported: a generated file can hold a
+// million duplicate keys, and nobody reads past the first screens anyway.
+const (
+	maxKeptDiagnostics     = 1000
+	maxReportedDiagnostics = 200
+)
+
 // diagnostics collects the errors and warnings of one Parse call so that
 // every layer can keep going after a problem and the user sees them all.
 type diagnostics struct {
 	errs     ErrorList
 	warnings []Warning
+	// dropped count what went beyond maxKeptDiagnostics.
+	droppedErrs, droppedWarnings int
 }
 
 func (d *diagnostics) errorf(pos Pos, format string, args ...any) {
+	if len(d.errs) >= maxKeptDiagnostics {
+		d.droppedErrs++
+		return
+	}
 	d.errs = append(d.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (d *diagnostics) warnf(pos Pos, format string, args ...any) {
+	if len(d.warnings) >= maxKeptDiagnostics {
+		d.droppedWarnings++
+		return
+	}
 	d.warnings = append(d.warnings, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
+// errorCount counts the errors recorded, kept or not.
+func (d *diagnostics) errorCount() int { return len(d.errs) + d.droppedErrs }
+
 // sortedErrors returns the errors by position, without exact repeats (a
 // template shared by several jobs through an alias can yield the same
-// message twice).
+// message twice), at most maxReportedDiagnostics of them and a last one
+// counting the others.
 func (d *diagnostics) sortedErrors() ErrorList {
 	l := slices.Clone(d.errs)
 	slices.SortStableFunc(l, func(a, b *Error) int {
 		return cmp.Or(comparePos(a.Pos, b.Pos), strings.Compare(a.Msg, b.Msg))
 	})
-	return slices.CompactFunc(l, func(a, b *Error) bool { return *a == *b })
+	l = slices.CompactFunc(l, func(a, b *Error) bool { return *a == *b })
+	if more := len(l) - maxReportedDiagnostics + d.droppedErrs; more > 0 && len(l) > 0 {
+		last := l[min(len(l), maxReportedDiagnostics)-1].Pos
+		l = append(l[:min(len(l), maxReportedDiagnostics)], &Error{Pos: last, Msg: fmt.Sprintf("... and %d more problems", more)})
+	}
+	return l
 }
 
 func (d *diagnostics) sortedWarnings() []Warning {
@@ -104,5 +130,10 @@ func (d *diagnostics) sortedWarnings() []Warning {
 	slices.SortStableFunc(l, func(a, b Warning) int {
 		return cmp.Or(comparePos(a.Pos, b.Pos), strings.Compare(a.Msg, b.Msg))
 	})
-	return slices.Compact(l)
+	l = slices.Compact(l)
+	if more := len(l) - maxReportedDiagnostics + d.droppedWarnings; more > 0 && len(l) > 0 {
+		last := l[min(len(l), maxReportedDiagnostics)-1].Pos
+		l = append(l[:min(len(l), maxReportedDiagnostics)], Warning{Pos: last, Msg: fmt.Sprintf("... and %d more warnings", more)})
+	}
+	return l
 }

@@ -129,11 +129,12 @@ func deepMerge(base, over *node) *node {
 		return over
 	}
 	b := newMapBuilder(over.pos, over.tag)
+	b.n.pairs = make([]pair, 0, len(base.pairs)+len(over.pairs))
 	for _, kv := range base.pairs {
 		b.set(kv.key, kv.value)
 	}
 	for _, kv := range over.pairs {
-		if i, ok := b.index[kv.key.value]; ok {
+		if i := b.find(kv.key.value); i >= 0 {
 			b.set(kv.key, deepMerge(b.n.pairs[i].value, kv.value))
 			continue
 		}

@@ -58,7 +58,7 @@ build:
 func TestExtendsVisibleJobAndWarningsFromTemplate(t *testing.T) {
 	pl := mustParse(t, `
 .tpl:
-  rules: [{when: always}]
+  release: {description: x}
 a:
   extends: .tpl
   script: x
@@ -68,8 +68,8 @@ b:
 	equal(t, "jobs", jobNames(pl), []string{"a", "b"})
 	equal(t, "b script", job(t, pl, "b").Script, []string{"x"})
 	equalLines(t, "warnings", warnings(pl), []string{
-		"ci.yml:3:3: job \"a\": keyword `rules` is not supported yet and was ignored",
-		"ci.yml:3:3: job \"b\": keyword `rules` is not supported yet and was ignored",
+		"ci.yml:3:3: job \"a\": keyword `release` is not used by Gantry and was ignored",
+		"ci.yml:3:3: job \"b\": keyword `release` is not used by Gantry and was ignored",
 	})
 }
 
@@ -161,5 +161,43 @@ func TestDeepMergeLeavesInputsAlone(t *testing.T) {
 	ov, _ := over.lookup("v")
 	if len(bv.value.pairs) != 1 || len(ov.value.pairs) != 1 {
 		t.Errorf("inputs were modified")
+	}
+}
+
+// GitLab merges `extends` with deep_merge at every level: mappings merge key
+// by key however deep, lists and scalars are replaced whole.
+func TestExtendsMultiLevelDeepMerge(t *testing.T) {
+	pl := mustParse(t, `
+.a:
+  variables: {A: a, B: a}
+  artifacts:
+    paths: [a]
+    reports: {junit: a.xml}
+  rules: [{if: $A}]
+  cache: {key: a, paths: [a]}
+.b:
+  extends: .a
+  variables: {B: b, C: b}
+  artifacts:
+    reports: {dotenv: b.env}
+  cache: {paths: [b]}
+.c:
+  extends: .b
+  variables: {C: c}
+  artifacts:
+    paths: [c]
+j:
+  extends: .c
+  script: x
+  rules: [{if: $J}, {when: never}]
+`)
+	j := job(t, pl, "j")
+	equal(t, "variables", j.Variables, []Variable{{Key: "A", Value: "a"}, {Key: "B", Value: "b"}, {Key: "C", Value: "c"}})
+	equal(t, "artifacts paths (replaced)", j.Artifacts.Paths, []string{"c"})
+	equal(t, "junit (merged from .a)", j.Artifacts.Reports.JUnit, []string{"a.xml"})
+	equal(t, "dotenv (merged from .b)", j.Artifacts.Reports.Dotenv, []string{"b.env"})
+	equal(t, "cache", j.Cache, []Cache{{Key: "a", Paths: []string{"b"}, Policy: "pull-push", When: "on_success"}})
+	if len(j.Rules) != 2 || j.Rules[0].If != "$J" {
+		t.Errorf("rules (replaced) = %+v", j.Rules)
 	}
 }

@@ -5,14 +5,20 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
 // FuzzParse checks that Parse never panics and that its results keep their
 // promises: a pipeline has .pre and .post around its stages and only
 // defined stages; an error is a non-empty ErrorList of positioned errors.
+// Whatever parses is planned for a few refs, which must not panic either
+// and must keep the plan's promises. Included files are read from a small
+// fixed tree, so includes, rules and references get exercised too.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.yml")
+	golden, _ := filepath.Glob("testdata/plans/*/.gitlab-ci.yml")
+	seeds = append(seeds, golden...)
 	for _, s := range seeds {
 		data, err := os.ReadFile(s)
 		if err != nil {
@@ -29,18 +35,28 @@ func FuzzParse(f *testing.F) {
 		"j:\n  script: \"\xff\"\n",
 		"spec:\n  inputs: {}\n---\nj:\n  script: x\n---\n",
 		"stages: [.post, x]\nj:\n  stage: x\n  script: x\n",
+		"include: [a.yml, {local: b.yml, rules: [{if: $CI_COMMIT_TAG}]}]\nj:\n  script: !reference [.a, script]\n  needs: [b]\n",
+		"workflow: {rules: [{if: $X, variables: {A: b}}, {when: always}]}\nj:\n  script: x\n  parallel: {matrix: [{A: [1, 2], B: x}]}\n  rules: [{changes: [a/**/*], when: manual}]\nk:\n  script: x\n  needs: [{job: j, parallel: {matrix: [{A: 1, B: x}]}}]\n",
+		"a:\n  script: x\n  only: {refs: [/^v/, tags], variables: [$A =~ /x/]}\n  except: [main@g/p]\n  when: delayed\n  start_in: 1h\n",
 	} {
 		f.Add([]byte(s))
 	}
+	src := memSource{
+		"a.yml": ".a:\n  script: [a]\nb:\n  script: b\n",
+		"b.yml": "include: a.yml\nc:\n  script: c\n  needs: [b]\n",
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pl, err := Parse("f.yml", data)
+		pl, err := ParseWith("f.yml", data, src.options(&PlanInput{Ref: "main"}))
 		if err != nil {
 			var list ErrorList
 			if !errors.As(err, &list) || len(list) == 0 {
 				t.Fatalf("error %T %v is not a non-empty ErrorList", err, err)
 			}
+			if strings.Contains(err.Error(), "internal error") {
+				t.Fatalf("internal error: %v", err)
+			}
 			for _, e := range list {
-				if e.Pos.File != "f.yml" || e.Pos.Line < 1 || e.Pos.Column < 1 {
+				if e.Pos.File == "" || e.Pos.Line < 1 || e.Pos.Column < 1 {
 					t.Fatalf("error without a position: %v", e)
 				}
 			}
@@ -63,6 +79,22 @@ func FuzzParse(f *testing.F) {
 			if len(j.Script) == 0 {
 				t.Fatalf("job %q without script", j.Name)
 			}
+		}
+		for _, in := range []PlanInput{onMain, onTag, onMR, onWeb} {
+			in.FileExists = func(glob string) bool { return MatchGlob(glob, "a.yml") }
+			plan, err := pl.Plan(in)
+			if err != nil {
+				var list ErrorList
+				if !errors.As(err, &list) || len(list) == 0 || strings.Contains(err.Error(), "internal error") {
+					t.Fatalf("plan error %T %v", err, err)
+				}
+				continue
+			}
+			if !plan.Created && plan.Reason == "" {
+				t.Fatal("a plan not created without a reason")
+			}
+			checkPlanInvariants(t, plan)
+			_ = plan.Text()
 		}
 	})
 }

@@ -3,17 +3,25 @@ package pipeline
 import (
 	"fmt"
 	"slices"
+	"time"
 )
+
+// maxTimeout is GitLab's limit on a job's timeout.
+const maxTimeout = month
 
 // inheritable holds the keywords `default:` can give to jobs, as read from
 // `default:`, from the deprecated top-level globals, or from a job.
 type inheritable struct {
-	image        *Image
-	services     []Service
-	beforeScript []string
-	afterScript  []string
-	tags         []string
-	retry        *Retry
+	image         *Image
+	services      []Service
+	beforeScript  []string
+	afterScript   []string
+	tags          []string
+	retry         *Retry
+	artifacts     *Artifacts
+	cache         []Cache
+	interruptible *bool
+	timeout       time.Duration
 	// set records which keywords were written, and where.
 	set map[string]Pos
 }
@@ -35,6 +43,16 @@ func (p *parser) inheritableKeyword(ctx string, kv pair, in *inheritable) bool {
 		in.tags = texts(tags)
 	case "retry":
 		in.retry = p.retry(ctx, kv.value)
+	case "artifacts":
+		in.artifacts = p.artifacts(ctx, kv.value)
+	case "cache":
+		in.cache = p.caches(ctx, kv.value)
+	case "interruptible":
+		if b, ok := p.boolean(ctx, "interruptible", kv.value); ok {
+			in.interruptible = &b
+		}
+	case "timeout":
+		in.timeout, _, _ = p.durationValue(ctx, "timeout", kv.value, maxTimeout, false)
 	default:
 		return false
 	}
@@ -45,11 +63,12 @@ func (p *parser) inheritableKeyword(ctx string, kv pair, in *inheritable) bool {
 	return true
 }
 
-// fill copies from d the keywords in does not set: a job's own value
-// replaces the default entirely, nothing is merged.
-func (in *inheritable) fill(d *inheritable) {
+// fill copies from d the keywords in does not set and which inherit lets
+// through: a job's own value replaces the default entirely, nothing is
+// merged.
+func (in *inheritable) fill(d *inheritable, inherit Inheritance) {
 	for k, pos := range d.set {
-		if _, ok := in.set[k]; ok {
+		if _, ok := in.set[k]; ok || !inherit.Includes(k) {
 			continue
 		}
 		// Copies, so jobs sharing a default never share memory.
@@ -70,6 +89,17 @@ func (in *inheritable) fill(d *inheritable) {
 				r.When, r.ExitCodes = slices.Clone(r.When), slices.Clone(r.ExitCodes)
 				in.retry = &r
 			}
+		case "artifacts":
+			in.artifacts = cloneArtifacts(d.artifacts)
+		case "cache":
+			in.cache = cloneCaches(d.cache)
+		case "interruptible":
+			if d.interruptible != nil {
+				b := *d.interruptible
+				in.interruptible = &b
+			}
+		case "timeout":
+			in.timeout = d.timeout
 		}
 		if in.set == nil {
 			in.set = map[string]Pos{}
@@ -102,24 +132,39 @@ func (p *parser) defaults(dflt *node, globals []pair) inheritable {
 			p.d.warnf(pos, "`%s` is set both here and in `default:`; the `default:` value is used", k)
 		}
 	}
-	d.fill(&g)
+	d.fill(&g, Inheritance{})
 	return d
 }
 
-// job normalises one visible job whose `extends` are resolved into body.
-// It returns the node of its `stage:` value (nil when defaulted) to check
-// the stage once all stages are known, and whether to check it (not when
-// `stage:` itself is wrong).
-func (p *parser) job(e *entry, body *node, defs *inheritable) (*Job, *node, bool) {
+// jobInfo is a normalised job and what the checks spanning jobs need to
+// point at.
+type jobInfo struct {
+	job *Job
+	// stage is the node of the job's `stage:`, nil when defaulted.
+	stage *node
+	// checkStage is false when `stage:` itself is wrong; stageOK is false
+	// when the stage is not usable (wrong or undefined).
+	checkStage, stageOK bool
+	deps                []*node
+	onStop              *node
+}
+
+// job normalises one visible job whose `extends` and `!reference` are
+// resolved into body.
+func (p *parser) job(e *entry, body *node, defs *inheritable) *jobInfo {
 	ctx := fmt.Sprintf("job %q", e.name)
-	j := &Job{Name: e.name, Stage: "test", Pos: e.key.pos}
+	j := &Job{Name: e.name, Stage: "test", Pos: e.key.pos, When: "on_success"}
+	info := &jobInfo{job: j, checkStage: true, stageOK: true}
 	var (
-		own       inheritable
-		stage     *node
-		script    *node
-		scriptsOK bool
-		stageOK   = true
+		own                                     inheritable
+		inheritDefault                          Inheritance
+		script, when, startIn, only, except, ty *pair
+		rules                                   *pair
+		scriptsOK                               bool
 	)
+	if kv, ok := body.lookup("inherit"); ok {
+		inheritDefault, j.InheritVariables = p.inherit(ctx, kv.value)
+	}
 	for _, kv := range body.pairs {
 		if p.inheritableKeyword(ctx, kv, &own) {
 			continue
@@ -127,34 +172,117 @@ func (p *parser) job(e *entry, body *node, defs *inheritable) (*Job, *node, bool
 		switch kv.key.value {
 		case "stage":
 			var s string
-			if s, stageOK = p.scalar(ctx, "stage", kv.value); stageOK {
-				j.Stage, stage = s, kv.value
+			if s, info.checkStage = p.scalar(ctx, "stage", kv.value); info.checkStage {
+				j.Stage, info.stage = s, kv.value
 			}
+		case "type":
+			ty = &kv
 		case "script":
 			var lines []*node
-			script = kv.value
+			script = &kv
 			lines, scriptsOK = p.stringList(ctx, "script", kv.value, true)
 			j.Script = texts(lines)
 		case "variables":
 			j.Variables = p.variables(ctx, kv.value, false)
-		case "extends":
-			// Already applied by resolveExtends.
+		case "rules":
+			rules = &kv
+			j.Rules, _ = p.rules(ctx, kv.value, jobRule)
+			j.UsesRules = true
+		case "only":
+			only = &kv
+			j.Only = p.policy(ctx, "only", kv.value)
+		case "except":
+			except = &kv
+			j.Except = p.policy(ctx, "except", kv.value)
+		case "when":
+			when = &kv
+			if kv.value.kind == scalarNode && kv.value.value == "never" {
+				p.d.errorf(kv.value.pos, "%s: when: never is only for rules; use `rules: [{when: never}]`", ctx)
+			} else if w, ok := p.oneOf(ctx, "when", kv.value, jobWhens...); ok {
+				j.When = w
+			}
+		case "start_in":
+			startIn = &kv
+			j.StartIn, _, _ = p.durationValue(ctx, "start_in", kv.value, maxStartIn, false)
+		case "allow_failure":
+			j.AllowFailure = p.allowFailure(ctx, kv.value)
+		case "manual_confirmation":
+			j.ManualConfirmation, _ = p.scalar(ctx, "manual_confirmation", kv.value)
+		case "needs":
+			j.Needs, _ = p.needs(ctx, kv.value)
+			if j.Needs == nil {
+				j.Needs = []Need{}
+			}
+			j.UsesNeeds = true
+		case "dependencies":
+			info.deps, _ = p.stringList(ctx, "dependencies", kv.value, false)
+			j.Dependencies = texts(info.deps)
+			j.UsesDependencies = true
+		case "parallel":
+			j.Parallel = p.parallel(ctx, kv.value)
+		case "coverage":
+			j.Coverage = p.coverage(ctx, kv.value)
+		case "environment":
+			j.Environment, info.onStop = p.environment(ctx, kv.value)
+		case "resource_group":
+			j.ResourceGroup, _ = p.scalar(ctx, "resource_group", kv.value)
+		case "extends", "inherit":
+			// Already applied.
 		default:
 			p.otherKeyword(ctx, kv.key, jobKeywords)
 		}
 	}
+	_, trigger := body.lookup("trigger")
 	switch {
-	case script == nil:
+	case script == nil && !trigger: // a trigger job has no script; `trigger` is refused
 		p.d.errorf(e.key.pos, "%s: script is required", ctx)
 	case scriptsOK && len(j.Script) == 0:
-		p.d.errorf(script.pos, "%s: script must not be empty", ctx)
+		p.d.errorf(script.value.pos, "%s: script must not be empty", ctx)
 	}
-	own.fill(defs)
+	if ty != nil {
+		p.d.warnf(ty.key.pos, "%s: `type` is deprecated; use `stage`", ctx)
+		if info.stage == nil {
+			var s string
+			if s, info.checkStage = p.scalar(ctx, "type", ty.value); info.checkStage {
+				j.Stage, info.stage = s, ty.value
+			}
+		}
+	}
+	p.checkWhen(ctx, j, rules, when, startIn, only, except)
+	info.stageOK = info.checkStage
+
+	own.fill(defs, inheritDefault)
 	j.Image = own.image
 	j.Services = own.services
 	j.BeforeScript = own.beforeScript
 	j.AfterScript = own.afterScript
 	j.Tags = own.tags
 	j.Retry = own.retry
-	return j, stage, stageOK
+	j.Artifacts = own.artifacts
+	j.Cache = own.cache
+	j.Interruptible = own.interruptible
+	j.Timeout = own.timeout
+	return info
+}
+
+// checkWhen checks the keywords that decide whether and when a job runs
+// against each other, as GitLab does.
+func (p *parser) checkWhen(ctx string, j *Job, rules, when, startIn, only, except *pair) {
+	if rules != nil {
+		for _, kv := range []*pair{only, except, startIn} {
+			if kv != nil {
+				p.d.errorf(kv.key.pos, "%s: `%s` may not be used with `rules`", ctx, kv.key.value)
+			}
+		}
+		if j.When == "delayed" {
+			p.d.errorf(when.value.pos, "%s: when: delayed may not be used with `rules`; set `when: delayed` and `start_in` in a rule", ctx)
+		}
+		return
+	}
+	switch {
+	case j.When == "delayed" && startIn == nil:
+		p.d.errorf(when.value.pos, "%s: when: delayed needs start_in", ctx)
+	case startIn != nil && j.When != "delayed":
+		p.d.errorf(startIn.key.pos, "%s: start_in is only for when: delayed", ctx)
+	}
 }

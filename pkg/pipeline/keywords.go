@@ -1,23 +1,32 @@
 package pipeline
 
-import "slices"
+import (
+	"maps"
+	"slices"
+)
 
 // keywords says how one place in the file (a job, `default:`, an image...)
-// treats its keys: implemented ones are parsed, GitLab keywords not
-// implemented yet are ignored with a warning, anything else is an error, as
-// GitLab rejects unknown keys too.
+// treats its keys: supported ones are parsed; GitLab keywords that only
+// matter to GitLab's UI or to features Gantry has no use for are ignored
+// with a warning; GitLab keywords Gantry cannot honour are refused with the
+// reason (running such a job without them would do something else than the
+// file says); anything else is an error, as GitLab rejects unknown keys too.
 type keywords struct {
-	supported   []string
-	unsupported []string
+	supported []string
+	// ignored are warned about and dropped.
+	ignored []string
+	// refused maps a keyword to the reason Gantry cannot honour it.
+	refused map[string]string
 }
 
-func (k keywords) isSupported(key string) bool   { return slices.Contains(k.supported, key) }
-func (k keywords) isUnsupported(key string) bool { return slices.Contains(k.unsupported, key) }
+func (k keywords) isSupported(key string) bool { return slices.Contains(k.supported, key) }
+func (k keywords) isIgnored(key string) bool   { return slices.Contains(k.ignored, key) }
 
 // suggest returns the known keyword closest to a misspelt key, or "".
 func (k keywords) suggest(key string) string {
 	best, bestDist := "", 3 // more than two edits away is not a typo
-	for _, kw := range slices.Concat(k.supported, k.unsupported) {
+	all := slices.Concat(k.supported, k.ignored, slices.Sorted(maps.Keys(k.refused)))
+	for _, kw := range all {
 		if abs(len(key)-len(kw)) >= bestDist {
 			continue
 		}
@@ -28,50 +37,78 @@ func (k keywords) suggest(key string) string {
 	return best
 }
 
+// Reasons shared by several places.
+const (
+	reasonTrigger   = "Gantry runs no downstream pipelines"
+	reasonSecrets   = "Gantry reads no external secret manager; pass secrets with `gantry submit --secret`"
+	reasonIDTokens  = "Gantry issues no OIDC ID tokens"
+	reasonIdentity  = "Gantry has no identity federation with cloud providers"
+	reasonRun       = "Gantry does not run CI/CD steps (`run:`); use `script:`"
+	reasonSource    = "Gantry only reads files from the submitted source"
+	reasonInputs    = "Gantry does not support `spec:inputs`"
+	reasonK8s       = "Gantry has no Kubernetes integration"
+	reasonOtherPipe = "Gantry runs no parent/child pipelines"
+	reasonOtherProj = "Gantry reads nothing from other projects"
+)
+
 // topLevelKeywords are the top-level keys that are not jobs.
 var topLevelKeywords = keywords{
 	supported: []string{
-		"stages", "variables", "default",
+		"stages", "variables", "default", "workflow", "include",
 		// Deprecated globals: applied as `default:` values.
-		"image", "services", "before_script", "after_script",
+		"image", "services", "before_script", "after_script", "cache",
+		// Deprecated spelling of `stages`.
+		"types",
 	},
-	unsupported: []string{"workflow", "include", "cache"},
 }
 
 // deprecatedGlobals are the top-level keywords GitLab still reads as
 // `default:` values.
-var deprecatedGlobals = []string{"image", "services", "before_script", "after_script"}
+var deprecatedGlobals = []string{"image", "services", "before_script", "after_script", "cache"}
+
+// refusedJobKeywords are job keywords Gantry cannot honour.
+var refusedJobKeywords = map[string]string{
+	"trigger":   reasonTrigger,
+	"secrets":   reasonSecrets,
+	"id_tokens": reasonIDTokens,
+	"identity":  reasonIdentity,
+	"run":       reasonRun,
+}
 
 var jobKeywords = keywords{
 	supported: []string{
 		"stage", "image", "services", "before_script", "script", "after_script",
-		"variables", "tags", "extends", "retry",
+		"variables", "tags", "extends", "retry", "rules", "only", "except",
+		"when", "start_in", "allow_failure", "manual_confirmation", "needs",
+		"dependencies", "parallel", "timeout", "artifacts", "cache",
+		"coverage", "environment", "resource_group", "interruptible",
+		"inherit", "type",
 	},
-	unsupported: []string{
-		"rules", "only", "except", "when", "needs", "dependencies", "artifacts",
-		"cache", "coverage", "allow_failure", "timeout", "parallel",
-		"environment", "resource_group", "interruptible", "trigger", "release",
-		"pages", "secrets", "id_tokens", "inherit", "hooks", "identity",
-		"manual_confirmation", "start_in", "dast_configuration", "run",
-	},
+	// Only GitLab's UI or GitLab-hosted features read these.
+	ignored: []string{"release", "pages", "publish", "dast_configuration", "hooks"},
+	refused: refusedJobKeywords,
+}
+
+// inheritableKeywords are the keywords `default:` gives to jobs.
+var inheritableKeywords = []string{
+	"image", "services", "before_script", "after_script", "tags", "retry",
+	"artifacts", "cache", "interruptible", "timeout",
 }
 
 var defaultKeywords = keywords{
-	supported: []string{"image", "services", "before_script", "after_script", "tags", "retry"},
-	unsupported: []string{
-		"artifacts", "cache", "hooks", "id_tokens", "identity", "interruptible",
-		"timeout",
-	},
+	supported: inheritableKeywords,
+	ignored:   []string{"hooks"},
+	refused:   map[string]string{"id_tokens": reasonIDTokens, "identity": reasonIdentity},
 }
 
 var imageKeywords = keywords{
-	supported:   []string{"name", "entrypoint"},
-	unsupported: []string{"pull_policy", "docker", "kubernetes"},
+	supported: []string{"name", "entrypoint"},
+	ignored:   []string{"pull_policy", "docker", "kubernetes"},
 }
 
 var serviceKeywords = keywords{
-	supported:   []string{"name", "alias", "entrypoint", "command", "variables"},
-	unsupported: []string{"pull_policy", "docker", "kubernetes"},
+	supported: []string{"name", "alias", "entrypoint", "command", "variables"},
+	ignored:   []string{"pull_policy", "docker", "kubernetes"},
 }
 
 func abs(n int) int {

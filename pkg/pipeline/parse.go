@@ -4,21 +4,55 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gantry-ci/gantry/pkg/expr/gitlab"
 )
 
-// Parse parses a pipeline file. path is used in positions and messages.
+// ParseOptions give Parse what it needs beyond the pipeline file itself.
+// The zero value reads a self-contained file: `include:` is then an error.
+type ParseOptions struct {
+	// ReadFile reads a file of the submitted source tree, for
+	// `include: local`. The path is slash-separated, relative to the root of
+	// the tree, cleaned, never absolute and never above the root. A missing
+	// file is reported with an error wrapping fs.ErrNotExist.
+	ReadFile func(path string) ([]byte, error)
+	// ListFiles lists the regular files of the source tree with paths as
+	// ReadFile takes them, for `include: local` paths with wildcards and
+	// `include:rules:exists` (when Facts.FileExists is nil).
+	ListFiles func() ([]string, error)
+	// Facts, when the ref is known, provide the variables `include` paths
+	// may use and the facts `include:rules` test. Without them include
+	// paths cannot use variables, `if:` sees no variables and `changes:`
+	// is true.
+	Facts *PlanInput
+}
+
+// Parse parses a self-contained pipeline file; path is used in positions
+// and messages. It is ParseWith with zero options.
+func Parse(path string, data []byte) (*Pipeline, error) {
+	return ParseWith(path, data, ParseOptions{})
+}
+
+// ParseWith parses a pipeline file and the files it includes.
 //
 // On failure the error is an ErrorList holding every problem found, sorted
 // by position.
-func Parse(path string, data []byte) (*Pipeline, error) {
-	p := &parser{file: path, sizer: newSizer()}
-	pl := p.parse(data)
+func ParseWith(path string, data []byte, opts ParseOptions) (pl *Pipeline, err error) {
+	p := &parser{file: path, opts: opts, sizer: newSizer()}
+	defer func() {
+		// A bug must not take down a coordinator parsing what users send.
+		if r := recover(); r != nil {
+			pl, err = nil, ErrorList{{Pos: Pos{File: path, Line: 1, Column: 1}, Msg: fmt.Sprintf("internal error: %v", r)}}
+		}
+	}()
+	pl = p.parse(data)
 	if pl == nil && len(p.d.errs) == 0 {
 		p.d.errorf(Pos{File: path, Line: 1, Column: 1}, "internal error: the pipeline could not be read")
 	}
 	if len(p.d.errs) > 0 {
 		return nil, p.d.sortedErrors()
 	}
+	pl.Files = p.files
 	pl.Warnings = p.d.sortedWarnings()
 	return pl, nil
 }
@@ -32,8 +66,11 @@ const maxJobNameLen = 255
 // on, so one Parse reports everything it can.
 type parser struct {
 	file  string
+	opts  ParseOptions
 	d     diagnostics
 	sizer *sizer
+	files []string
+	exprs map[string]*gitlab.Expr // parsed expressions by source
 }
 
 // entry is a top-level key that is not a keyword: a job, or a hidden job
@@ -50,16 +87,17 @@ type topLevel struct {
 	stages    *node
 	variables *node
 	dflt      *node
+	workflow  *node
 	globals   []pair
 	entries   []*entry
 }
 
 func (p *parser) parse(data []byte) *Pipeline {
-	root := loadYAML(p.file, data, &p.d)
+	root := p.loadPipeline(data)
 	switch {
 	case root == nil || len(p.d.errs) > 0:
-		// The YAML itself is broken; what was read of it would only
-		// yield follow-on errors.
+		// The YAML itself is broken, or an include is; what was read
+		// would only yield follow-on errors.
 		return nil
 	case root.isNull():
 		p.d.errorf(root.pos, "the pipeline is empty: it needs at least one job with a script")
@@ -71,18 +109,22 @@ func (p *parser) parse(data []byte) *Pipeline {
 		return nil
 	}
 	top := p.sortTopLevel(root)
+	resolved := p.resolveExtends(top.entries)
+	if !p.resolveReferences(&top, resolved) || !p.checkExpanded(root, &top, resolved) {
+		return nil
+	}
 
 	stages, stagesOK := p.stages(top.stages)
 	pl := &Pipeline{Stages: stages}
 	if top.variables != nil {
 		pl.Variables = p.variables("", top.variables, true)
 	}
+	if top.workflow != nil {
+		pl.Workflow = p.workflow(top.workflow)
+	}
 	defs := p.defaults(top.dflt, top.globals)
 
-	resolved := p.resolveExtends(top.entries)
-	if !p.checkExpanded(root, top.entries, resolved) {
-		return nil
-	}
+	var infos []*jobInfo
 	visible := 0
 	for _, e := range top.entries {
 		if e.hidden {
@@ -93,14 +135,19 @@ func (p *parser) parse(data []byte) *Pipeline {
 		if !ok {
 			continue // extends failed; its error is recorded
 		}
-		j, stage, checkStage := p.job(e, body, &defs)
-		if stagesOK && checkStage && !slices.Contains(pl.Stages, j.Stage) {
-			p.undefinedStage(j, stage, pl.Stages)
+		info := p.job(e, body, &defs)
+		if stagesOK && info.checkStage && !slices.Contains(pl.Stages, info.job.Stage) {
+			p.undefinedStage(info.job, info.stage, pl.Stages)
+			info.stageOK = false
 		}
-		pl.Jobs = append(pl.Jobs, j)
+		pl.Jobs = append(pl.Jobs, info.job)
+		infos = append(infos, info)
 	}
 	if visible == 0 {
 		p.d.errorf(root.pos, "the pipeline has no visible jobs: define at least one job whose name does not start with \".\"")
+	}
+	if stagesOK {
+		p.checkGraph(pl, infos)
 	}
 	return pl
 }
@@ -109,19 +156,24 @@ func (p *parser) parse(data []byte) *Pipeline {
 // problems with the ones that are neither.
 func (p *parser) sortTopLevel(root *node) topLevel {
 	var top topLevel
+	var types *pair
 	for _, kv := range root.pairs {
 		name := kv.key.value
 		switch {
 		case name == "stages":
 			top.stages = kv.value
+		case name == "types":
+			types = &kv
 		case name == "variables":
 			top.variables = kv.value
 		case name == "default":
 			top.dflt = kv.value
+		case name == "workflow":
+			top.workflow = kv.value
+		case name == "include":
+			// Already applied by loadPipeline.
 		case slices.Contains(deprecatedGlobals, name):
 			top.globals = append(top.globals, kv)
-		case topLevelKeywords.isUnsupported(name):
-			p.d.warnf(kv.key.pos, "keyword `%s` is not supported yet and was ignored", name)
 		case strings.HasPrefix(name, "."):
 			top.entries = append(top.entries, &entry{name: name, key: kv.key, body: kv.value, hidden: true})
 		case kv.value.kind == mapNode:
@@ -134,6 +186,14 @@ func (p *parser) sortTopLevel(root *node) topLevel {
 				msg += fmt.Sprintf("; did you mean `%s`?", s)
 			}
 			p.d.errorf(kv.key.pos, "%s", msg)
+		}
+	}
+	if types != nil {
+		if top.stages != nil {
+			p.d.warnf(types.key.pos, "`types` is a deprecated name of `stages` and is ignored, since `stages` is set")
+		} else {
+			p.d.warnf(types.key.pos, "`types` is deprecated; rename it `stages`")
+			top.stages = types.value
 		}
 	}
 	return top
@@ -194,12 +254,17 @@ func (p *parser) undefinedStage(j *Job, stage *node, stages []string) {
 		j.Name, j.Stage, hint, strings.Join(stages, ", "))
 }
 
-// otherKeyword reports a key that is not implemented at this place: a
-// warning for GitLab keywords to come, an error for anything else.
+// otherKeyword reports a key that is not supported at this place: a
+// warning for keywords Gantry ignores, an error with the reason for those
+// it refuses, an error for anything else.
 func (p *parser) otherKeyword(ctx string, key *node, kws keywords) {
 	k := key.value
-	if kws.isUnsupported(k) {
-		p.d.warnf(key.pos, "%skeyword `%s` is not supported yet and was ignored", prefix(ctx), k)
+	if kws.isIgnored(k) {
+		p.d.warnf(key.pos, "%skeyword `%s` is not used by Gantry and was ignored", prefix(ctx), k)
+		return
+	}
+	if reason, ok := kws.refused[k]; ok {
+		p.d.errorf(key.pos, "%skeyword `%s` is not supported: %s", prefix(ctx), k, reason)
 		return
 	}
 	msg := fmt.Sprintf("unknown keyword `%s`", k)
@@ -217,17 +282,25 @@ func prefix(ctx string) string {
 	return ctx + ": "
 }
 
-// checkExpanded bounds the work left after `extends`, which can multiply a
-// big template by the number of jobs using it.
-func (p *parser) checkExpanded(root *node, entries []*entry, resolved map[string]*node) bool {
+// checkExpanded bounds the work left after `extends` and `!reference`,
+// which can multiply a big template by the number of jobs using it.
+func (p *parser) checkExpanded(root *node, top *topLevel, resolved map[string]*node) bool {
 	total := 0
-	for _, e := range entries {
+	for _, e := range top.entries {
 		if body, ok := resolved[e.name]; ok && !e.hidden {
 			total += p.sizer.measure(body).size
 		}
 	}
+	for _, n := range []*node{top.stages, top.variables, top.dflt, top.workflow} {
+		if n != nil {
+			total += p.sizer.measure(n).size
+		}
+	}
+	for _, kv := range top.globals {
+		total += p.sizer.measure(kv.value).size
+	}
 	if total > maxNodes {
-		p.d.errorf(root.pos, "the pipeline is too big: with `extends` applied its jobs have more than %d values", maxNodes)
+		p.d.errorf(root.pos, "the pipeline is too big: with `extends` and `!reference` applied its jobs have more than %d values", maxNodes)
 		return false
 	}
 	return true

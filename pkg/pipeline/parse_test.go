@@ -158,8 +158,11 @@ j:
 		"ci.yml:3:1: `after_script` is set both here and in `default:`; the `default:` value is used",
 		"ci.yml:3:1: top-level `after_script` is deprecated; move it under `default:`",
 		"ci.yml:4:1: top-level `services` is deprecated; move it under `default:`",
-		"ci.yml:5:1: keyword `cache` is not supported yet and was ignored",
+		"ci.yml:5:1: top-level `cache` is deprecated; move it under `default:`",
 	})
+	if len(j.Cache) != 1 || !slices.Equal(j.Cache[0].Paths, []string{"vendor"}) || j.Cache[0].Key != "default" {
+		t.Errorf("cache %+v, want the top-level cache", j.Cache)
+	}
 }
 
 func TestImageForms(t *testing.T) {
@@ -192,7 +195,7 @@ func TestImageForms(t *testing.T) {
 func TestImageWarnsOnUnsupportedKeys(t *testing.T) {
 	pl := mustParse(t, "j:\n  script: x\n  image: {name: x, pull_policy: always}\n")
 	equalLines(t, "warnings", warnings(pl), []string{
-		"ci.yml:3:20: job \"j\": image: keyword `pull_policy` is not supported yet and was ignored",
+		"ci.yml:3:20: job \"j\": image: keyword `pull_policy` is not used by Gantry and was ignored",
 	})
 }
 
@@ -314,24 +317,26 @@ func varKeys(vs []Variable) []string {
 	return keys
 }
 
-func TestUnsupportedKeywordsWarn(t *testing.T) {
-	pl := mustParse(t, `include: other.yml
-workflow:
-  rules: [{when: always}]
-default:
-  interruptible: true
-j:
-  script: x
-  rules: [{if: $X}]
-  artifacts: {paths: [out]}
+func TestGitLabOnlyKeywordsWarn(t *testing.T) {
+	pl := mustParse(t, `default:
+  hooks: {pre_get_sources_script: [git config x y]}
+pages:
+  script: make site
+  pages: {publish: public}
+  release: {tag_name: v1, description: d}
+  dast_configuration: {site_profile: x}
+  artifacts:
+    reports:
+      sast: gl-sast-report.json
 `)
 	equalLines(t, "warnings", warnings(pl), []string{
-		"ci.yml:1:1: keyword `include` is not supported yet and was ignored",
-		"ci.yml:2:1: keyword `workflow` is not supported yet and was ignored",
-		"ci.yml:5:3: default: keyword `interruptible` is not supported yet and was ignored",
-		"ci.yml:8:3: job \"j\": keyword `rules` is not supported yet and was ignored",
-		"ci.yml:9:3: job \"j\": keyword `artifacts` is not supported yet and was ignored",
+		"ci.yml:2:3: default: keyword `hooks` is not used by Gantry and was ignored",
+		"ci.yml:5:3: job \"pages\": keyword `pages` is not used by Gantry and was ignored",
+		"ci.yml:6:3: job \"pages\": keyword `release` is not used by Gantry and was ignored",
+		"ci.yml:7:3: job \"pages\": keyword `dast_configuration` is not used by Gantry and was ignored",
+		"ci.yml:10:7: job \"pages\": artifacts:reports:sast: only GitLab reads this report; Gantry keeps the files as artifacts",
 	})
+	equal(t, "sast report", job(t, pl, "pages").Artifacts.Reports.Other["sast"], []string{"gl-sast-report.json"})
 }
 
 func TestSpecHeaderIsSkipped(t *testing.T) {

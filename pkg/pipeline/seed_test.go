@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -62,17 +63,55 @@ func TestSeedGitLabCI(t *testing.T) {
 		"helm upgrade --install myapp ./helm/myapp --namespace staging --create-namespace --set image.tag=$CI_COMMIT_SHORT_SHA --values helm/myapp/values-staging.yaml --wait",
 	})
 
-	equalLines(t, "warnings", warnings(pl), []string{
-		".gitlab-ci.yml:20:3: job \"lint\": keyword `cache` is not supported yet and was ignored",
-		".gitlab-ci.yml:43:3: job \"unit-tests\": keyword `artifacts` is not supported yet and was ignored",
-		".gitlab-ci.yml:50:3: job \"unit-tests\": keyword `coverage` is not supported yet and was ignored",
-		".gitlab-ci.yml:64:3: job \"build\": keyword `rules` is not supported yet and was ignored",
-		".gitlab-ci.yml:75:3: job \"trivy-scan\": keyword `allow_failure` is not supported yet and was ignored",
-		".gitlab-ci.yml:76:3: job \"trivy-scan\": keyword `rules` is not supported yet and was ignored",
-		".gitlab-ci.yml:83:3: job \"deploy-staging\": keyword `environment` is not supported yet and was ignored",
-		".gitlab-ci.yml:94:3: job \"deploy-staging\": keyword `rules` is not supported yet and was ignored",
-		".gitlab-ci.yml:101:3: job \"deploy-production\": keyword `environment` is not supported yet and was ignored",
-		".gitlab-ci.yml:112:3: job \"deploy-production\": keyword `when` is not supported yet and was ignored",
-		".gitlab-ci.yml:113:3: job \"deploy-production\": keyword `rules` is not supported yet and was ignored",
-	})
+	if len(pl.Warnings) != 0 {
+		t.Errorf("unexpected warnings %v", warnings(pl))
+	}
+
+	lint := job(t, pl, "lint")
+	equal(t, "lint cache", lint.Cache, []Cache{{Key: "pip-$CI_COMMIT_REF_SLUG", Paths: []string{".pip/"}, Policy: "pull-push", When: "on_success"}})
+	if lint.UsesRules || lint.Only != nil {
+		t.Errorf("lint: rules %v only %v, want neither", lint.Rules, lint.Only)
+	}
+
+	a := unit.Artifacts
+	if a == nil || a.When != "always" || !slices.Equal(a.Reports.JUnit, []string{"report.xml"}) ||
+		a.Reports.CoverageReport == nil || *a.Reports.CoverageReport != (CoverageReport{Format: "cobertura", Path: "coverage.xml"}) {
+		t.Errorf("unit-tests artifacts %+v", a)
+	}
+	if unit.Coverage != `/TOTAL.*\s+(\d+%)$/` {
+		t.Errorf("unit-tests coverage %q", unit.Coverage)
+	}
+
+	if r := job(t, pl, "build").Rules; len(r) != 1 || r[0].If != `$CI_COMMIT_BRANCH == "main"` || r[0].When != "" {
+		t.Errorf("build rules %+v", r)
+	}
+	if af := job(t, pl, "trivy-scan").AllowFailure; af == nil || !af.Allowed {
+		t.Errorf("trivy-scan allow_failure %+v", af)
+	}
+	prod := job(t, pl, "deploy-production")
+	if prod.When != "manual" || !prod.UsesRules {
+		t.Errorf("deploy-production when %q rules %v", prod.When, prod.UsesRules)
+	}
+	if env := prod.Environment; env == nil || *env != (Environment{Name: "production", URL: "https://myapp.example.com", Action: "start"}) {
+		t.Errorf("deploy-production environment %+v", env)
+	}
+}
+
+func TestSeed002(t *testing.T) {
+	data, err := os.ReadFile("testdata/seed-002-gitlab-ci.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := Parse(".gitlab-ci.yml", data)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	equal(t, "jobs", jobNames(pl), []string{"test", "build", "deploy"})
+	deploy := job(t, pl, "deploy")
+	if deploy.When != "manual" || deploy.Only == nil || !slices.Equal(deploy.Only.Refs, []string{"main"}) {
+		t.Errorf("deploy when %q only %+v", deploy.When, deploy.Only)
+	}
+	if len(pl.Warnings) != 0 {
+		t.Errorf("unexpected warnings %v", warnings(pl))
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // scalar returns the text of a non-null scalar.
@@ -251,4 +253,104 @@ func (p *parser) variableMapping(ctx string, n *node, v *Variable, pipelineLevel
 		ok = false
 	}
 	return ok
+}
+
+// boolean reads true or false. YAML 1.1 spellings (yes, no, on, off),
+// which GitLab's loader reads as booleans, are accepted too.
+func (p *parser) boolean(ctx, what string, n *node) (bool, bool) {
+	if n.kind == scalarNode && (n.tag == "!!bool" || n.tag == "!!str") {
+		switch strings.ToLower(n.value) {
+		case "true", "yes", "on":
+			return true, true
+		case "false", "no", "off":
+			return false, true
+		}
+	}
+	p.d.errorf(n.pos, "%s%s must be true or false, got %s", prefix(ctx), what, describe(n))
+	return false, false
+}
+
+// oneOf reads a string that must be one of allowed.
+func (p *parser) oneOf(ctx, what string, n *node, allowed ...string) (string, bool) {
+	s, ok := p.scalar(ctx, what, n)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(allowed, s) {
+		p.d.errorf(n.pos, "%s%s must be one of %s, got %q", prefix(ctx), what, strings.Join(allowed, ", "), s)
+		return "", false
+	}
+	return s, true
+}
+
+// integer reads a whole number from lo to hi.
+func (p *parser) integer(ctx, what string, n *node, lo, hi int) (int, bool) {
+	if n.kind == scalarNode && !n.isNull() {
+		if v, err := strconv.Atoi(n.value); err == nil && v >= lo && v <= hi {
+			return v, true
+		}
+	}
+	p.d.errorf(n.pos, "%s%s must be a whole number from %d to %d, got %s", prefix(ctx), what, lo, hi, shown(n))
+	return 0, false
+}
+
+// shown is a node as quoted in messages: a scalar's text, or its type.
+func shown(n *node) string {
+	if n.kind == scalarNode && !n.isNull() {
+		return strconv.Quote(n.value)
+	}
+	return describe(n)
+}
+
+// exitCodes reads an exit code or a list of them.
+func (p *parser) exitCodes(ctx, what string, n *node) ([]int, bool) {
+	codes, ok := p.stringList(ctx, what, n, true)
+	if !ok {
+		return nil, false
+	}
+	out := make([]int, 0, len(codes))
+	for _, c := range codes {
+		code, err := strconv.Atoi(c.value)
+		if err != nil || code < 0 || code > 255 {
+			p.d.errorf(c.pos, "%s%s entries must be exit codes (0 to 255), got %q", prefix(ctx), what, c.value)
+			return nil, false
+		}
+		out = append(out, code)
+	}
+	return out, true
+}
+
+// durationValue reads a GitLab duration ("1h 30m", "2 days", "3600") of at
+// most limit; with never, "never" is accepted and reported as such.
+func (p *parser) durationValue(ctx, what string, n *node, limit time.Duration, never bool) (d time.Duration, isNever, ok bool) {
+	s, ok := p.scalar(ctx, what, n)
+	if !ok {
+		return 0, false, false
+	}
+	if never && strings.EqualFold(strings.TrimSpace(s), "never") {
+		return 0, true, true
+	}
+	d, err := ParseDuration(s)
+	switch {
+	case err != nil:
+		p.d.errorf(n.pos, "%s%s: %v", prefix(ctx), what, err)
+		return 0, false, false
+	case d <= 0:
+		p.d.errorf(n.pos, "%s%s must be longer than zero, got %q", prefix(ctx), what, s)
+		return 0, false, false
+	case limit > 0 && d > limit:
+		p.d.errorf(n.pos, "%s%s must be at most %s, got %q", prefix(ctx), what, limitText(limit), s)
+		return 0, false, false
+	}
+	return d, false, true
+}
+
+// items returns the entries of a list with nested lists (from anchors or
+// `!reference`) spliced in, or records an error when n is not a list.
+func (p *parser) items(ctx, what string, n *node, want string) ([]*node, bool) {
+	if n.kind != seqNode {
+		p.d.errorf(n.pos, "%s%s must be %s, got %s", prefix(ctx), what, want, describe(n))
+		return nil, false
+	}
+	return flatten(n), true
 }

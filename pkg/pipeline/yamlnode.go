@@ -63,21 +63,50 @@ func (n *node) isNull() bool {
 // GitLab's YAML loader (Psych) gives: assigning an existing key replaces its
 // value but keeps its place in the order.
 type mapBuilder struct {
-	n     *node
+	n *node
+	// index maps keys to their place once the mapping is big enough for a
+	// linear search to cost more than the map (most mappings hold a few
+	// keys).
 	index map[string]int
 }
 
+const mapIndexThreshold = 16
+
 func newMapBuilder(pos Pos, tag string) *mapBuilder {
-	return &mapBuilder{n: &node{kind: mapNode, tag: tag, pos: pos}, index: map[string]int{}}
+	return &mapBuilder{n: &node{kind: mapNode, tag: tag, pos: pos}}
+}
+
+// find returns the place of key, or -1.
+func (b *mapBuilder) find(key string) int {
+	if b.index != nil {
+		if i, ok := b.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, p := range b.n.pairs {
+		if p.key.value == key {
+			return i
+		}
+	}
+	return -1
 }
 
 func (b *mapBuilder) set(key, value *node) {
-	if i, ok := b.index[key.value]; ok {
+	if i := b.find(key.value); i >= 0 {
 		b.n.pairs[i] = pair{key: key, value: value}
 		return
 	}
-	b.index[key.value] = len(b.n.pairs)
 	b.n.pairs = append(b.n.pairs, pair{key: key, value: value})
+	switch n := len(b.n.pairs); {
+	case b.index != nil:
+		b.index[key.value] = n - 1
+	case n > mapIndexThreshold:
+		b.index = make(map[string]int, 2*n)
+		for i, p := range b.n.pairs {
+			b.index[p.key.value] = i
+		}
+	}
 }
 
 // knownTags are the YAML tags a pipeline may use; !reference is GitLab's.
@@ -303,7 +332,9 @@ func (l *yamlLoader) checkTag(n *yaml.Node, out *node) {
 	switch {
 	case knownTags[out.tag]:
 	case out.tag == "!reference":
-		l.d.errorf(out.pos, "`!reference` tags are not supported yet")
+		if out.kind != seqNode {
+			l.d.errorf(out.pos, "!reference takes a list of keys, such as [.job, script]; got %s", describe(out))
+		}
 	default:
 		l.d.errorf(out.pos, "unknown YAML tag `%s`", n.Tag)
 	}
@@ -350,7 +381,7 @@ func (l *yamlLoader) merge(b *mapBuilder, vn *yaml.Node) {
 				continue
 			}
 			for _, p := range item.pairs {
-				if _, ok := merged.index[p.key.value]; !ok {
+				if merged.find(p.key.value) < 0 {
 					merged.set(p.key, p.value)
 				}
 			}

@@ -170,9 +170,9 @@ func TestYAMLErrors(t *testing.T) {
 			want: []string{"ci.yml:3:10: alias *j refers to a value that contains it"},
 		},
 		{
-			name: "reference tags are not supported yet",
-			src:  ".s:\n  script: [a]\nj:\n  script: !reference [.s, script]\n",
-			want: []string{"ci.yml:4:11: `!reference` tags are not supported yet"},
+			name: "reference tag on a scalar",
+			src:  ".s:\n  script: [a]\nj:\n  script: !reference .s\n",
+			want: []string{"ci.yml:4:11: !reference takes a list of keys, such as [.job, script]; got a string"},
 		},
 		{
 			name: "unknown tag",
