@@ -68,6 +68,16 @@ func Start(ctx context.Context, cfg Config, logger *zap.Logger) (*Server, error)
 	// 128 operations would cap runs at about 120 jobs.
 	ec.MaxTxnOps = 10000
 	ec.MaxRequestBytes = 8 << 20
+	// Every job transition is a new revision (about 10 KB per job): without
+	// compaction the database fills etcd's quota after a few hundred
+	// thousand jobs and every write fails. Keep an hour of history (watches
+	// resume across short restarts) and allow an 8 GiB database.
+	ec.AutoCompactionMode = "periodic"
+	ec.AutoCompactionRetention = "1h"
+	ec.QuotaBackendBytes = 8 << 30
+	// Raft keeps this many applied entries in memory; the default (10000)
+	// costs tens of MB under load for nothing a single member needs.
+	ec.SnapshotCount = 5000
 	// etcd logs its own normal shutdown as errors ("server closed");
 	// those lines are dropped once Close has begun.
 	closing := new(atomic.Bool)

@@ -145,6 +145,7 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 	if err != nil {
 		return err
 	}
+	s.ended.Store(jobID, epoch)
 	s.releaseJob(runnerID, jobID)
 	fields := []zap.Field{zap.Int64("run_id", runID), zap.Int64("job_id", jobID), zap.Int64("epoch", epoch), zap.String("runner_id", runnerID), zap.String("status", string(c.Status))}
 	if retrying {
@@ -247,6 +248,7 @@ func (s *Scheduler) loseAttempt(ctx context.Context, runID, jobID, epoch int64, 
 	if err != nil {
 		return err
 	}
+	s.ended.Store(jobID, epoch)
 	if runnerID != "" {
 		s.releaseJob(runnerID, jobID)
 	}

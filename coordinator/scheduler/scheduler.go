@@ -75,6 +75,10 @@ type Scheduler struct {
 	sessions map[string]*Session
 
 	kick chan struct{}
+
+	// ended holds job id -> epoch of attempts this coordinator ended, until
+	// their lease key's deletion is seen.
+	ended sync.Map
 }
 
 // New returns a scheduler; call Run to start it.
@@ -166,7 +170,13 @@ func (s *Scheduler) followLeases(ctx context.Context) error {
 	if err := s.recoverOrphans(ctx, held); err != nil {
 		return err
 	}
-	return s.store.WatchLeaseExpiry(ctx, rev, func(jobID int64) {
+	return s.store.WatchLeaseExpiry(ctx, rev, func(jobID, epoch int64) {
+		if e, ok := s.ended.Load(jobID); ok && e.(int64) == epoch {
+			// This coordinator ended that attempt itself: the deletion is
+			// the end's, not an expiry, and needs no read.
+			s.ended.Delete(jobID)
+			return
+		}
 		if err := s.leaseGone(ctx, jobID); err != nil && ctx.Err() == nil {
 			s.log.Error("handle expired lease", zap.Int64("job_id", jobID), zap.Error(err))
 		}

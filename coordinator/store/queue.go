@@ -92,12 +92,13 @@ func (s *Store) Leases(ctx context.Context) ([]LeaseEntry, int64, error) {
 	return out, resp.Header.Revision, nil
 }
 
-// WatchLeaseExpiry calls fn with the job id of every lease key deleted
-// after rev (a job ended, or its runner session's etcd lease expired),
-// until ctx ends or the watch fails.
-func (s *Store) WatchLeaseExpiry(ctx context.Context, rev int64, fn func(jobID int64)) error {
+// WatchLeaseExpiry calls fn with the job id and attempt epoch (0 when
+// etcd no longer has the deleted value) of every lease key deleted after
+// rev (a job ended, or its runner session's etcd lease expired), until ctx
+// ends or the watch fails.
+func (s *Store) WatchLeaseExpiry(ctx context.Context, rev int64, fn func(jobID, epoch int64)) error {
 	wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.k.leases(), clientv3.WithPrefix(),
-		clientv3.WithRev(rev+1), clientv3.WithFilterPut())
+		clientv3.WithRev(rev+1), clientv3.WithFilterPut(), clientv3.WithPrevKV())
 	for resp := range wch {
 		if err := resp.Err(); err != nil {
 			return fmt.Errorf("watch leases: %w", err)
@@ -107,7 +108,11 @@ func (s *Store) WatchLeaseExpiry(ctx context.Context, rev int64, fn func(jobID i
 			if err != nil {
 				return fmt.Errorf("lease key %q: %w", ev.Kv.Key, err)
 			}
-			fn(id)
+			var prev LeaseEntry
+			if ev.PrevKv != nil {
+				_ = json.Unmarshal(ev.PrevKv.Value, &prev) // a bad value just means "unknown epoch"
+			}
+			fn(id, prev.Epoch)
 		}
 	}
 	if err := ctx.Err(); err != nil {
