@@ -72,6 +72,7 @@ vet:
 ## bench: benchmarks; results go to docs/BENCHMARKS.md
 bench: build test-images
 	./deploy/bench/overhead.sh
+	./deploy/bench/dispatch.sh
 
 clean:
 	rm -rf $(BIN)

@@ -162,7 +162,7 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 // resentCompletion reports whether an ended attempt already records this
 // completion (the runner resent it, e.g. after a lost answer).
 func resentCompletion(j *model.Job, runnerID string, epoch int64, st model.JobStatus) bool {
-	if j == nil || j.Status.Active() {
+	if j == nil {
 		return false
 	}
 	for _, a := range j.Attempts {

@@ -325,6 +325,13 @@ func (s *Scheduler) Heartbeat(ctx context.Context, ss *Session, draining bool, a
 // does not hold: it is adopted if it is still the runner's current attempt
 // (the coordinator restarted, say), else the runner is told to stop it.
 func (s *Scheduler) reconcileUnknown(ctx context.Context, ss *Session, jobID, epoch int64) {
+	// Most often the runner's completion of this attempt crossed the
+	// heartbeat: the attempt has ended, and there is nothing to do.
+	if runID, err := s.store.RunIDForJob(ctx, jobID); err == nil {
+		if rs, err := s.store.GetRun(ctx, runID); err == nil && attemptEnded(rs.Job(jobID), ss.Runner.ID, epoch) {
+			return
+		}
+	}
 	adopted, canceled, err := s.adopt(ctx, ss, jobID, epoch)
 	switch {
 	case err != nil:
@@ -402,4 +409,18 @@ type RunnerState struct {
 
 func cancelMsg(jobID, epoch int64, reason string) *gantryv1.ConnectResponse {
 	return &gantryv1.ConnectResponse{Msg: &gantryv1.ConnectResponse_Cancel{Cancel: &gantryv1.CancelJob{JobId: jobID, Epoch: epoch, Reason: reason}}}
+}
+
+// attemptEnded reports whether runnerID reported the end of its attempt
+// epoch of j (a lost attempt has not ended on the runner).
+func attemptEnded(j *model.Job, runnerID string, epoch int64) bool {
+	if j == nil {
+		return false
+	}
+	for _, a := range j.Attempts {
+		if a.Epoch == epoch && a.RunnerID == runnerID && a.Status.Terminal() && a.Status != model.JobLost {
+			return true
+		}
+	}
+	return false
 }
