@@ -107,6 +107,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.cancelCommand(),
 		a.runnersCommand(),
 		a.jobsCommand(),
+		a.lintCommand(),
+		a.planCommand(),
 		a.versionCommand(),
 	)
 	return root
