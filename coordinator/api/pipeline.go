@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -79,9 +80,21 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 // jobs converts a run's jobs, explaining why pending ones wait.
 func (h *PipelineHandler) jobs(rs *store.RunState) []*gantryv1.Job {
 	out := make([]*gantryv1.Job, 0, len(rs.Jobs))
+	reasons := map[string]string{}
 	for _, j := range rs.Jobs {
 		pj := jobToProto(j)
-		pj.PendingReason = h.sched.Explain(j)
+		if j.Status == model.JobPending {
+			// One explanation per tag set: each scans every runner session.
+			key := strings.Join(j.Tags, "\x00")
+			r, ok := reasons[key]
+			if !ok {
+				r = h.sched.Explain(j)
+				reasons[key] = r
+			}
+			pj.PendingReason = r
+		} else {
+			pj.PendingReason = h.sched.Explain(j)
+		}
 		out = append(out, pj)
 	}
 	return out
