@@ -194,6 +194,7 @@ func (h *RunnerHandler) CompleteJob(ctx context.Context, req *gantryv1.CompleteJ
 	if err := h.sched.CompleteJob(ctx, runnerFrom(ctx).ID, req.GetJobId(), req.GetEpoch(), c); err != nil {
 		return nil, err
 	}
+	h.logs.Forget(req.GetJobId(), req.GetEpoch())
 	return &gantryv1.CompleteJobResponse{}, nil
 }
 

@@ -144,3 +144,12 @@ func Wait(ctx context.Context, changed <-chan struct{}) error {
 		return ctx.Err()
 	}
 }
+
+// Forget drops the in-memory state of an attempt whose log is complete,
+// so the store's memory does not grow with every job ever run. A later
+// read or append of it rebuilds the state from the file.
+func (s *Store) Forget(jobID, epoch int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.files, s.path(jobID, epoch))
+}
