@@ -77,6 +77,7 @@ func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []s
 	for _, w := range p.Warnings {
 		warnings = append(warnings, w.String())
 	}
+	warnings = append(warnings, notHonoured(p)...)
 
 	var digest string
 	if req.Source != nil {
