@@ -34,14 +34,7 @@ func (h *AdminHandler) ListRunners(ctx context.Context, _ *gantryv1.ListRunnersR
 	connected := h.sched.ConnectedRunners()
 	resp := &gantryv1.ListRunnersResponse{}
 	for _, r := range runners {
-		pr := &gantryv1.Runner{
-			Id: r.ID, Name: r.Name, Tags: r.Tags, Capacity: int32(r.Capacity), Version: r.Version,
-			RunUntagged: r.RunUntagged, RegisteredAt: ts(r.RegisteredAt), LastSeenAt: ts(r.LastSeenAt),
-		}
-		if c, ok := connected[r.ID]; ok {
-			pr.Connected, pr.JobIds, pr.LastSeenAt, pr.Draining = true, c.Jobs, ts(c.LastSeen), c.Draining
-		}
-		resp.Runners = append(resp.Runners, pr)
+		resp.Runners = append(resp.Runners, runnerToProto(r, connected))
 	}
 	return resp, nil
 }
@@ -88,12 +81,7 @@ func (h *AdminHandler) DrainRunner(ctx context.Context, req *gantryv1.DrainRunne
 	if err := h.sched.Drain(r.ID, "drain requested by an operator"); err != nil {
 		return nil, fmt.Errorf("drain %s (%s): %w; a runner drains only while it is online", r.Name, r.ID, err)
 	}
-	pr := &gantryv1.Runner{Id: r.ID, Name: r.Name, Tags: r.Tags, Capacity: int32(r.Capacity), Version: r.Version,
-		RunUntagged: r.RunUntagged, RegisteredAt: ts(r.RegisteredAt), Connected: true, Draining: true}
-	if c, ok := h.sched.ConnectedRunners()[r.ID]; ok {
-		pr.JobIds, pr.LastSeenAt = c.Jobs, ts(c.LastSeen)
-	}
-	return &gantryv1.DrainRunnerResponse{Runner: pr}, nil
+	return &gantryv1.DrainRunnerResponse{Runner: runnerToProto(r, h.sched.ConnectedRunners())}, nil
 }
 
 // ListPendingJobs lists the waiting jobs of active runs with the reason
@@ -110,4 +98,17 @@ func (h *AdminHandler) ListPendingJobs(ctx context.Context, _ *gantryv1.ListPend
 		resp.Jobs = append(resp.Jobs, pj)
 	}
 	return resp, nil
+}
+
+// runnerToProto converts a registered runner, with its connection state
+// when it is among connected.
+func runnerToProto(r *model.Runner, connected map[string]scheduler.RunnerState) *gantryv1.Runner {
+	pr := &gantryv1.Runner{
+		Id: r.ID, Name: r.Name, Tags: r.Tags, Capacity: int32(r.Capacity), Version: r.Version,
+		RunUntagged: r.RunUntagged, RegisteredAt: ts(r.RegisteredAt), LastSeenAt: ts(r.LastSeenAt),
+	}
+	if c, ok := connected[r.ID]; ok {
+		pr.Connected, pr.JobIds, pr.LastSeenAt, pr.Draining = true, c.Jobs, ts(c.LastSeen), c.Draining
+	}
+	return pr
 }

@@ -346,24 +346,25 @@ func TestDrainStopsLeasing(t *testing.T) {
 	if m := next(t, ss); m.GetDrain() == nil {
 		t.Fatalf("first message %v, want a drain", m)
 	}
-	f.submit(t, nil, 0)
 	// Heartbeats from the runner saying it is not (yet) draining do not
 	// undo the drain.
 	if err := f.sched.Heartbeat(f.ctx, ss, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case m := <-ss.Out():
-		t.Fatalf("draining runner got %v", m)
-	case <-time.After(500 * time.Millisecond):
-	}
+	f.submit(t, nil, 0)
 	if err := f.sched.Drain("nobody", "operator"); !errors.Is(err, scheduler.ErrNotConnected) {
 		t.Fatalf("drain of an unknown runner: %v", err)
 	}
-	// A fresh runner takes the job.
+	// The job waits for a runner that is not draining, and the drained
+	// one never got it.
 	other := f.attach(t, "b", 1, nil)
 	if next(t, other).GetLease() == nil {
 		t.Fatal("no lease for the other runner")
+	}
+	select {
+	case m := <-ss.Out():
+		t.Fatalf("draining runner got %v", m)
+	default:
 	}
 }
 

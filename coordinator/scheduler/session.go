@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -276,7 +275,8 @@ func (s *Scheduler) Heartbeat(ctx context.Context, ss *Session, draining bool, a
 	ss.mu.Lock()
 	ss.lastSeen = s.now()
 	ss.draining = ss.draining || draining
-	var unknown, lost []int64
+	var unknown []int64
+	lost := map[int64]int64{} // job id -> held epoch
 	if active != nil {
 		for jobID, epoch := range active {
 			if e, ok := ss.held[jobID]; !ok || e != epoch {
@@ -293,11 +293,10 @@ func (s *Scheduler) Heartbeat(ctx context.Context, ss *Session, draining bool, a
 			}
 			ss.missing[jobID]++
 			if ss.missing[jobID] >= missedHeartbeats {
-				lost = append(lost, jobID)
+				lost[jobID] = epoch
 			}
 		}
 	}
-	held := maps.Clone(ss.held)
 	ss.mu.Unlock()
 	if err := s.store.RenewSessionLease(ctx, ss.Lease); err != nil {
 		return err
@@ -305,12 +304,12 @@ func (s *Scheduler) Heartbeat(ctx context.Context, ss *Session, draining bool, a
 	for _, jobID := range unknown {
 		s.reconcileUnknown(ctx, ss, jobID, active[jobID])
 	}
-	for _, jobID := range lost {
+	for jobID, epoch := range lost {
 		runID, err := s.store.RunIDForJob(ctx, jobID)
 		if err != nil {
 			continue
 		}
-		if err := s.loseAttempt(ctx, runID, jobID, held[jobID], model.ReasonStaleRunnerSession,
+		if err := s.loseAttempt(ctx, runID, jobID, epoch, model.ReasonStaleRunnerSession,
 			fmt.Sprintf("runner %s stopped reporting this job in its heartbeats", ss.Runner.Name)); err != nil {
 			return err
 		}

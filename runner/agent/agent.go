@@ -55,6 +55,7 @@ type Agent struct {
 	done     bool          // drained: no job may start any more
 	ttl      time.Duration // lease TTL from the last welcome
 	changed  chan struct{} // nudges the heartbeat loop
+	jobEnded chan struct{} // signalled after a job leaves jobs
 
 	drainOnce sync.Once
 	drainReq  chan struct{} // closed when the coordinator asks to drain
@@ -74,7 +75,7 @@ func New(client gantryv1.RunnerServiceClient, exec executor.Executor, cfg Config
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 1
 	}
-	return &Agent{cfg: cfg, client: client, exec: exec, log: logger, jobs: map[int64]*job{}, changed: make(chan struct{}, 1), drainReq: make(chan struct{})}
+	return &Agent{cfg: cfg, client: client, exec: exec, log: logger, jobs: map[int64]*job{}, changed: make(chan struct{}, 1), jobEnded: make(chan struct{}, 1), drainReq: make(chan struct{})}
 }
 
 // Run serves the coordinator until drain ends (or the coordinator asks the
@@ -99,10 +100,9 @@ func (a *Agent) Run(drain, kill context.Context) error {
 		a.mu.Unlock()
 		a.nudge()
 		a.log.Info("draining: finishing running jobs, taking no new ones", zap.Int("running", n))
-		// Poll rather than wg.Wait: a lease already in flight may still
-		// start a job, and Add must not race a Wait at zero.
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
+		// Not wg.Wait: a lease already in flight may still start a job,
+		// and Add must not race a Wait at zero. Every job end signals
+		// jobEnded instead.
 		for {
 			a.mu.Lock()
 			idle := len(a.jobs) == 0
@@ -112,7 +112,7 @@ func (a *Agent) Run(drain, kill context.Context) error {
 				break
 			}
 			select {
-			case <-tick.C:
+			case <-a.jobEnded:
 			case <-sessCtx.Done():
 				return
 			}

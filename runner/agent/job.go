@@ -43,6 +43,10 @@ func (a *Agent) start(kill context.Context, l *gantryv1.JobLease) {
 		}
 		a.mu.Unlock()
 		a.nudge()
+		select {
+		case a.jobEnded <- struct{}{}:
+		default:
+		}
 	}()
 }
 

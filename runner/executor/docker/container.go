@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -88,15 +87,6 @@ func entrypoint(ep []string, set bool) strslice.StrSlice {
 // command echo before it in the log.
 const mergeStderr = "exec 2>&1\n"
 
-// stopReason says why the executor stopped a script container.
-type stopReason int
-
-const (
-	stopNone stopReason = iota
-	stopTimeout
-	stopCanceled
-)
-
 // scriptSpec is one script container: the job's or after_script's.
 type scriptSpec struct {
 	role     string
@@ -110,18 +100,11 @@ type scriptSpec struct {
 	prepare func(ctx context.Context, id string) error
 }
 
-// scriptEnd is how a script container ended.
-type scriptEnd struct {
-	started  bool
-	exitCode int
-	stopped  stopReason
-}
-
 // runScript runs spec's commands in a new container from the job image and
 // waits for it to exit. Cancelling ctx, or spec.timeout elapsing, stops the
 // container: SIGTERM, then SIGKILL after the grace period.
-func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (scriptEnd, error) {
-	end := scriptEnd{exitCode: -1}
+func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (executor.ScriptEnd, error) {
+	end := executor.ScriptEnd{ExitCode: -1}
 	// Creating, attaching and waiting must outlive a cancellation: the
 	// container is then stopped and reaped, not abandoned.
 	bg := context.WithoutCancel(ctx)
@@ -185,7 +168,7 @@ func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (scriptEnd, er
 	if err := a.cli.ContainerStart(bg, id, container.StartOptions{}); err != nil {
 		return end, fmt.Errorf("starting container %s: %w", spec.name, err)
 	}
-	end.started = true
+	end.Started = true
 	exit, stopWatch := a.watchExit(bg, id)
 	defer stopWatch()
 
@@ -198,37 +181,29 @@ func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (scriptEnd, er
 	select {
 	case st := <-exit:
 		exited = st.err == nil
-		end.exitCode = st.code
+		end.ExitCode = st.code
 		return end, st.err
 	case <-ctx.Done():
-		end.stopped = stopCanceled
+		end.Stopped = executor.StopCanceled
 		a.logf("WARNING: Job canceled, stopping script")
 	case <-timeout:
-		end.stopped = stopTimeout
+		end.Stopped = executor.StopTimeout
 		if spec.role == roleBuild {
 			a.logf("ERROR: Job failed: execution took longer than %v seconds", spec.timeout)
 		}
 	}
 	st := a.stopContainer(bg, id, exit)
 	exited = st.err == nil
-	end.exitCode = st.code
+	end.ExitCode = st.code
 	return end, st.err
 }
 
 // scriptVariables are the job's variables plus CI_PROJECT_DIR and
 // CI_BUILDS_DIR, unless the job sets them.
 func (a *attempt) scriptVariables() []executor.Variable {
-	vars := append([]executor.Variable(nil), a.job.Variables...)
-	defaults := []executor.Variable{
-		{Key: "CI_PROJECT_DIR", Value: a.workspace()},
-		{Key: "CI_BUILDS_DIR", Value: a.e.cfg.BuildsDir},
-	}
-	for _, d := range defaults {
-		if !slices.ContainsFunc(a.job.Variables, func(v executor.Variable) bool { return v.Key == d.Key }) {
-			vars = append(vars, d)
-		}
-	}
-	return vars
+	return executor.WithDefaults(a.job.Variables,
+		executor.Variable{Key: "CI_PROJECT_DIR", Value: a.workspace()},
+		executor.Variable{Key: "CI_BUILDS_DIR", Value: a.e.cfg.BuildsDir})
 }
 
 // exitStatus is a container's exit code, or why it is unknown.

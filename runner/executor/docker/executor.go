@@ -186,7 +186,7 @@ func (e *Executor) validate(job *executor.Job) error {
 		return fmt.Errorf("%w: nil job", executor.ErrInvalidJob)
 	case job.Image.Name == "":
 		return fmt.Errorf("%w: job %d has no image", executor.ErrInvalidJob, job.ID)
-	case len(nonBlank(job.Script)) == 0:
+	case !executor.HasCommands(job.Script):
 		return fmt.Errorf("%w: job %d has no script", executor.ErrInvalidJob, job.ID)
 	}
 	for i, s := range job.Services {
@@ -213,22 +213,12 @@ func projectDir(name string) (string, error) {
 	return clean, nil
 }
 
-func nonBlank(cmds []string) []string {
-	var out []string
-	for _, c := range cmds {
-		if strings.TrimSpace(c) != "" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // attempt is the state of one Run: what it created and where it logs.
 type attempt struct {
 	e      *Executor
 	cli    DockerAPI
 	job    *executor.Job
-	log    *syncWriter
+	log    *executor.SyncWriter
 	logger *zap.Logger
 	names  names
 	// network and volume are the job's own; from a warm spare when spare.
@@ -249,7 +239,7 @@ func (e *Executor) newAttempt(job *executor.Job, log io.Writer) *attempt {
 		e:       e,
 		cli:     e.cli,
 		job:     job,
-		log:     &syncWriter{w: log},
+		log:     executor.NewSyncWriter(log),
 		logger:  e.logger.With(zap.Int64("job_id", job.ID), zap.Int64("epoch", job.Epoch)),
 		names:   n,
 		network: n.network(),
@@ -293,7 +283,7 @@ func (a *attempt) run(ctx context.Context) executor.Result {
 		a.waitServices(ctx, svcs)
 	}
 	if ctx.Err() != nil {
-		return canceledBeforeScript()
+		return executor.CanceledBeforeScript()
 	}
 
 	a.logf("Executing \"step_script\" stage of the job script")
@@ -304,80 +294,33 @@ func (a *attempt) run(ctx context.Context) executor.Result {
 		timeout:  a.job.Timeout,
 		prepare:  a.prepareWorkspace,
 	})
-	if err != nil && !end.started {
+	if err != nil && !end.Started {
 		return a.systemFailure(ctx, "running the job container", err)
 	}
-	res := a.result(end, err)
-	a.runAfterScript(ctx, jobStatus(res.Outcome))
-	return res
-}
-
-// result turns how the script container ended into the attempt's Result.
-func (a *attempt) result(end scriptEnd, err error) executor.Result {
-	switch {
-	case end.stopped == stopTimeout:
-		return executor.Result{
-			Outcome:  executor.OutcomeTimeout,
-			ExitCode: end.exitCode,
-			Message:  fmt.Sprintf("execution took longer than %v seconds", a.job.Timeout),
-		}
-	case end.stopped == stopCanceled:
-		return executor.Result{
-			Outcome:  executor.OutcomeCanceled,
-			ExitCode: end.exitCode,
-			Message:  "job canceled",
-		}
-	case err != nil:
-		msg := fmt.Sprintf("waiting for the job container: %v", err)
-		a.logf("ERROR: Job failed (system failure): %s", msg)
-		return executor.Result{Outcome: executor.OutcomeSystemFailure, ExitCode: -1, Message: msg}
-	case end.exitCode == 0:
-		return executor.Result{Outcome: executor.OutcomeSuccess}
-	default:
-		return executor.Result{
-			Outcome:  executor.OutcomeScriptFailure,
-			ExitCode: end.exitCode,
-			Message:  fmt.Sprintf("exit code %d", end.exitCode),
-		}
+	res := executor.ScriptResult(end, err, a.job.Timeout, "waiting for the job container")
+	if res.Outcome == executor.OutcomeSystemFailure {
+		a.logf("ERROR: Job failed (system failure): %s", res.Message)
 	}
+	a.runAfterScript(ctx, res.Outcome.JobStatus())
+	return res
 }
 
 // systemFailure reports a Docker error, or a cancellation when ctx was
 // cancelled meanwhile (the error is then most likely its consequence).
 func (a *attempt) systemFailure(ctx context.Context, what string, err error) executor.Result {
 	if ctx.Err() != nil {
-		return canceledBeforeScript()
+		return executor.CanceledBeforeScript()
 	}
 	msg := fmt.Sprintf("%s: %v", what, err)
 	a.logf("ERROR: Job failed (system failure): %s", msg)
-	return executor.Result{Outcome: executor.OutcomeSystemFailure, ExitCode: -1, Message: msg}
-}
-
-func canceledBeforeScript() executor.Result {
-	return executor.Result{
-		Outcome:  executor.OutcomeCanceled,
-		ExitCode: -1,
-		Message:  "job canceled before its script started",
-	}
-}
-
-// jobStatus is GitLab's CI_JOB_STATUS for after_script.
-func jobStatus(o executor.Outcome) string {
-	switch o {
-	case executor.OutcomeSuccess:
-		return "success"
-	case executor.OutcomeCanceled:
-		return "canceled"
-	default:
-		return "failed"
-	}
+	return executor.SystemFailure(msg)
 }
 
 // runAfterScript runs after_script in a fresh container, whatever happened
 // to the script, with CI_JOB_STATUS set to status. Its outcome is only
 // logged, as in GitLab.
 func (a *attempt) runAfterScript(ctx context.Context, status string) {
-	if len(nonBlank(a.job.AfterScript)) == 0 {
+	if !executor.HasCommands(a.job.AfterScript) {
 		return
 	}
 	timeout := a.job.AfterScriptTimeout
@@ -393,38 +336,7 @@ func (a *attempt) runAfterScript(ctx context.Context, status string) {
 		timeout:   timeout,
 		extraVars: []executor.Variable{{Key: "CI_JOB_STATUS", Value: status}},
 	})
-	switch {
-	case end.stopped == stopTimeout:
-		a.logf("WARNING: after_script failed, but job will continue unaffected: execution took longer than %v seconds", timeout)
-	case err != nil:
-		a.logf("WARNING: after_script failed, but job will continue unaffected: %v", err)
-	case end.exitCode != 0:
-		a.logf("WARNING: after_script failed, but job will continue unaffected: exit code %d", end.exitCode)
+	if w := executor.AfterScriptWarning(end, err, timeout); w != "" {
+		a.logf("%s", w)
 	}
-}
-
-// syncWriter serialises writes from the executor and the container output
-// copier. It never fails: a broken log must not block the container (whose
-// output would back up), so the first error is kept and later writes are
-// dropped.
-type syncWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	err error
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err == nil {
-		_, s.err = s.w.Write(p)
-	}
-	return len(p), nil
-}
-
-// Err returns the first error the underlying writer returned.
-func (s *syncWriter) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
 }

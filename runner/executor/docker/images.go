@@ -29,7 +29,7 @@ func (a *attempt) ensureImages(ctx context.Context) (executor.Result, bool) {
 		seen[ref] = true
 		if err := a.ensureImage(ctx, ref); err != nil {
 			if ctx.Err() != nil {
-				return canceledBeforeScript(), false
+				return executor.CanceledBeforeScript(), false
 			}
 			var pf *pullFailure
 			if errors.As(err, &pf) {

@@ -24,15 +24,6 @@ const (
 	killTimeout = time.Minute
 )
 
-// stopReason says why the executor stopped a script.
-type stopReason int
-
-const (
-	stopNone stopReason = iota
-	stopTimeout
-	stopCanceled
-)
-
 // scriptSpec is one script run: the job's or after_script's.
 type scriptSpec struct {
 	build    bool // the job's script, not after_script
@@ -42,30 +33,12 @@ type scriptSpec struct {
 	extraVars []executor.Variable
 }
 
-// scriptEnd is how a script ended.
-type scriptEnd struct {
-	started  bool
-	exitCode int
-	stopped  stopReason
-}
-
 // scriptVariables are the job's variables plus CI_PROJECT_DIR and
 // CI_BUILDS_DIR, unless the job sets them.
 func (a *attempt) scriptVariables() []executor.Variable {
-	var vars []executor.Variable
-	set := map[string]bool{}
-	for _, v := range a.job.Variables {
-		set[v.Key] = true
-	}
-	for _, d := range []executor.Variable{
-		{Key: "CI_PROJECT_DIR", Value: a.dir},
-		{Key: "CI_BUILDS_DIR", Value: a.buildsDir},
-	} {
-		if !set[d.Key] {
-			vars = append(vars, d)
-		}
-	}
-	return append(vars, a.job.Variables...)
+	return executor.WithDefaults(a.job.Variables,
+		executor.Variable{Key: "CI_PROJECT_DIR", Value: a.dir},
+		executor.Variable{Key: "CI_BUILDS_DIR", Value: a.buildsDir})
 }
 
 // runScript runs spec's commands with `<shell> -c` in the project
@@ -73,8 +46,8 @@ func (a *attempt) scriptVariables() []executor.Variable {
 // spec.timeout elapsing, stops the group: SIGTERM, then SIGKILL after the
 // grace period. Whatever is left of the group when the shell exits is
 // killed.
-func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (scriptEnd, error) {
-	end := scriptEnd{exitCode: -1}
+func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (executor.ScriptEnd, error) {
+	end := executor.ScriptEnd{ExitCode: -1}
 	vars := append(a.scriptVariables(), spec.extraVars...)
 	cmd := exec.Command(a.e.cfg.Shell, "-c", executor.ShellScript(vars, spec.commands))
 	cmd.Dir = a.dir
@@ -98,7 +71,7 @@ func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (scriptEnd, er
 		pr.Close()
 		return end, fmt.Errorf("starting %s: %w", a.e.cfg.Shell, err)
 	}
-	end.started = true
+	end.Started = true
 	pgid := cmd.Process.Pid
 
 	copied := make(chan struct{})
@@ -131,10 +104,10 @@ func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (scriptEnd, er
 	case err := <-exited:
 		return exitEnd(end, err)
 	case <-ctx.Done():
-		end.stopped = stopCanceled
+		end.Stopped = executor.StopCanceled
 		a.logf("WARNING: Job canceled, stopping script")
 	case <-timeout:
-		end.stopped = stopTimeout
+		end.Stopped = executor.StopTimeout
 		if spec.build {
 			a.logf("ERROR: Job failed: execution took longer than %v seconds", spec.timeout)
 		}
@@ -171,16 +144,16 @@ func (a *attempt) stop(pgid int, exited <-chan error) error {
 
 // exitEnd records the shell's exit status: its code, or 128+signal when a
 // signal ended it (as shells and Docker report it).
-func exitEnd(end scriptEnd, err error) (scriptEnd, error) {
+func exitEnd(end executor.ScriptEnd, err error) (executor.ScriptEnd, error) {
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		end.exitCode = 0
+		end.ExitCode = 0
 		return end, nil
 	case errors.As(err, &ee):
-		end.exitCode = ee.ExitCode()
+		end.ExitCode = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			end.exitCode = 128 + int(ws.Signal())
+			end.ExitCode = 128 + int(ws.Signal())
 		}
 		return end, nil
 	default:

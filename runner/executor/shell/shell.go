@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -69,13 +68,13 @@ func New(cfg Config, logger *zap.Logger) *Executor {
 func (e *Executor) Run(ctx context.Context, job *executor.Job, log io.Writer) (executor.Result, error) {
 	project, err := validate(job)
 	if err != nil {
-		return systemFailure(err.Error()), err
+		return executor.SystemFailure(err.Error()), err
 	}
 	if e.cfg.BuildsDir == "" {
-		return systemFailure("shell executor: BuildsDir is not configured"), nil
+		return executor.SystemFailure("shell executor: BuildsDir is not configured"), nil
 	}
 	if n := len(job.Services); n > 0 {
-		return systemFailure(fmt.Sprintf("services need the docker executor; job %s defines %d services",
+		return executor.SystemFailure(fmt.Sprintf("services need the docker executor; job %s defines %d services",
 			jobName(job), n)), nil
 	}
 
@@ -86,13 +85,13 @@ func (e *Executor) Run(ctx context.Context, job *executor.Job, log io.Writer) (e
 	// Absolute, so CI_PROJECT_DIR is usable from anywhere.
 	buildsDir, err := filepath.Abs(e.cfg.BuildsDir)
 	if err != nil {
-		return systemFailure(fmt.Sprintf("shell executor: BuildsDir: %v", err)), nil
+		return executor.SystemFailure(fmt.Sprintf("shell executor: BuildsDir: %v", err)), nil
 	}
 	jobDir := filepath.Join(buildsDir, fmt.Sprintf("%d-%d", job.ID, job.Epoch))
 	r := &attempt{
 		e:         e,
 		job:       job,
-		log:       &syncWriter{w: log},
+		log:       executor.NewSyncWriter(log),
 		logger:    e.logger.With(zap.Int64("job_id", job.ID), zap.Int64("epoch", job.Epoch)),
 		buildsDir: buildsDir,
 		dir:       filepath.Join(jobDir, filepath.FromSlash(project)),
@@ -142,15 +141,11 @@ func jobName(job *executor.Job) string {
 	return strconv.FormatInt(job.ID, 10)
 }
 
-func systemFailure(msg string) executor.Result {
-	return executor.Result{Outcome: executor.OutcomeSystemFailure, ExitCode: -1, Message: msg}
-}
-
 // attempt is the state of one Run.
 type attempt struct {
 	e         *Executor
 	job       *executor.Job
-	log       *syncWriter
+	log       *executor.SyncWriter
 	logger    *zap.Logger
 	buildsDir string
 	dir       string // the project directory, the scripts' working directory
@@ -176,7 +171,7 @@ func (a *attempt) run(ctx context.Context, jobDir string) executor.Result {
 		}
 	}
 	if ctx.Err() != nil {
-		return canceledBeforeScript()
+		return executor.CanceledBeforeScript()
 	}
 
 	a.logf("Executing \"step_script\" stage of the job script")
@@ -185,11 +180,14 @@ func (a *attempt) run(ctx context.Context, jobDir string) executor.Result {
 		commands: append(append([]string(nil), a.job.BeforeScript...), a.job.Script...),
 		timeout:  a.job.Timeout,
 	})
-	if err != nil && !end.started {
+	if err != nil && !end.Started {
 		return a.systemFailure(ctx, "starting the script", err)
 	}
-	res := a.result(end, err)
-	a.runAfterScript(ctx, jobStatus(res.Outcome))
+	res := executor.ScriptResult(end, err, a.job.Timeout, "waiting for the script")
+	if res.Outcome == executor.OutcomeSystemFailure {
+		a.logf("ERROR: Job failed (system failure): %s", res.Message)
+	}
+	a.runAfterScript(ctx, res.Outcome.JobStatus())
 	return res
 }
 
@@ -205,66 +203,21 @@ func (a *attempt) unpackSource(ctx context.Context) error {
 	return source.Unpack(ctx, rc, a.dir, source.UnpackOptions{})
 }
 
-func (a *attempt) result(end scriptEnd, err error) executor.Result {
-	switch {
-	case end.stopped == stopTimeout:
-		return executor.Result{
-			Outcome:  executor.OutcomeTimeout,
-			ExitCode: end.exitCode,
-			Message:  fmt.Sprintf("execution took longer than %v seconds", a.job.Timeout),
-		}
-	case end.stopped == stopCanceled:
-		return executor.Result{Outcome: executor.OutcomeCanceled, ExitCode: end.exitCode, Message: "job canceled"}
-	case err != nil:
-		msg := fmt.Sprintf("waiting for the script: %v", err)
-		a.logf("ERROR: Job failed (system failure): %s", msg)
-		return systemFailure(msg)
-	case end.exitCode == 0:
-		return executor.Result{Outcome: executor.OutcomeSuccess}
-	default:
-		return executor.Result{
-			Outcome:  executor.OutcomeScriptFailure,
-			ExitCode: end.exitCode,
-			Message:  fmt.Sprintf("exit code %d", end.exitCode),
-		}
-	}
-}
-
 // systemFailure reports an executor error, or a cancellation when ctx was
 // cancelled meanwhile (the error is then most likely its consequence).
 func (a *attempt) systemFailure(ctx context.Context, what string, err error) executor.Result {
 	if ctx.Err() != nil {
-		return canceledBeforeScript()
+		return executor.CanceledBeforeScript()
 	}
 	msg := fmt.Sprintf("%s: %v", what, err)
 	a.logf("ERROR: Job failed (system failure): %s", msg)
-	return systemFailure(msg)
-}
-
-func canceledBeforeScript() executor.Result {
-	return executor.Result{
-		Outcome:  executor.OutcomeCanceled,
-		ExitCode: -1,
-		Message:  "job canceled before its script started",
-	}
-}
-
-// jobStatus is GitLab's CI_JOB_STATUS for after_script.
-func jobStatus(o executor.Outcome) string {
-	switch o {
-	case executor.OutcomeSuccess:
-		return "success"
-	case executor.OutcomeCanceled:
-		return "canceled"
-	default:
-		return "failed"
-	}
+	return executor.SystemFailure(msg)
 }
 
 // runAfterScript runs after_script in the job's directory whatever
 // happened to the script; its outcome is only logged, as in GitLab.
 func (a *attempt) runAfterScript(ctx context.Context, status string) {
-	if !slices.ContainsFunc(a.job.AfterScript, func(c string) bool { return strings.TrimSpace(c) != "" }) {
+	if !executor.HasCommands(a.job.AfterScript) {
 		return
 	}
 	timeout := a.job.AfterScriptTimeout
@@ -278,13 +231,8 @@ func (a *attempt) runAfterScript(ctx context.Context, status string) {
 		timeout:   timeout,
 		extraVars: []executor.Variable{{Key: "CI_JOB_STATUS", Value: status}},
 	})
-	switch {
-	case end.stopped == stopTimeout:
-		a.logf("WARNING: after_script failed, but job will continue unaffected: execution took longer than %v seconds", timeout)
-	case err != nil:
-		a.logf("WARNING: after_script failed, but job will continue unaffected: %v", err)
-	case end.exitCode != 0:
-		a.logf("WARNING: after_script failed, but job will continue unaffected: exit code %d", end.exitCode)
+	if w := executor.AfterScriptWarning(end, err, timeout); w != "" {
+		a.logf("%s", w)
 	}
 }
 
@@ -304,29 +252,4 @@ func removeAll(dir string) error {
 		return err
 	}
 	return nil
-}
-
-// syncWriter serialises writes to the job log. It never fails: a broken
-// log must not block the script (whose output would back up), so the
-// first error is kept and later writes are dropped.
-type syncWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	err error
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err == nil {
-		_, s.err = s.w.Write(p)
-	}
-	return len(p), nil
-}
-
-// Err returns the first error the underlying writer returned.
-func (s *syncWriter) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
 }
