@@ -1,16 +1,13 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/gantry-ci/gantry/runner/executor"
+	"github.com/gantry-ci/gantry/runner/executor/executortest"
 )
 
 // Images built by deploy/testimages/build.sh.
@@ -171,62 +169,12 @@ func runJob(ctx context.Context, t *testing.T, e *Executor, job *executor.Job, l
 	return res
 }
 
-// logBuffer is a job log that tests can read while a job runs and wait on
-// for a given output.
-type logBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	waitFor string
-	seen    chan struct{}
-}
+// The shared test helpers, under the names these tests use.
+type logBuffer = executortest.LogBuffer
 
-// newLogBuffer returns a log whose Seen channel is closed once the log
-// contains waitFor (never, if waitFor is empty).
-func newLogBuffer(waitFor string) *logBuffer {
-	return &logBuffer{waitFor: waitFor, seen: make(chan struct{})}
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	if l.waitFor != "" && strings.Contains(stripANSI(l.buf.String()), l.waitFor) {
-		close(l.seen)
-		l.waitFor = ""
-	}
-	return len(p), nil
-}
-
-// Seen is closed once the log contains the awaited text.
-func (l *logBuffer) Seen() <-chan struct{} { return l.seen }
-
-// String returns the log without colour codes.
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return stripANSI(l.buf.String())
-}
-
-var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
-
-func stripANSI(s string) string { return ansi.ReplaceAllString(s, "") }
-
-// assertInOrder fails t unless log contains each of wants, in order.
-func assertInOrder(t *testing.T, log string, wants ...string) {
-	t.Helper()
-	rest := log
-	for _, w := range wants {
-		i := strings.Index(rest, w)
-		if i < 0 {
-			t.Fatalf("log lacks %q after the previous expected lines; log:\n%s", w, log)
-		}
-		rest = rest[i+len(w):]
-	}
-}
-
-func assertOutcome(t *testing.T, res executor.Result, want executor.Outcome) {
-	t.Helper()
-	if res.Outcome != want {
-		t.Fatalf("outcome = %v (%q), want %v", res.Outcome, res.Message, want)
-	}
-}
+var (
+	newLogBuffer  = executortest.NewLogBuffer
+	stripANSI     = executortest.StripANSI
+	assertInOrder = executortest.AssertInOrder
+	assertOutcome = executortest.AssertOutcome
+)

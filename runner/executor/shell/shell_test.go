@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gantry-ci/gantry/runner/executor"
+	"github.com/gantry-ci/gantry/runner/executor/executortest"
 )
 
 func TestMain(m *testing.M) {
@@ -354,59 +354,15 @@ func cancelOnSeen(t *testing.T, log *logBuffer) context.Context {
 	return ctx
 }
 
-// logBuffer is a job log tests can wait on for a given output.
-type logBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	waitFor string
-	seen    chan struct{}
-}
+// The shared test helpers, under the names these tests use.
+type logBuffer = executortest.LogBuffer
 
-func newLogBuffer(waitFor string) *logBuffer {
-	return &logBuffer{waitFor: waitFor, seen: make(chan struct{})}
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	if l.waitFor != "" && strings.Contains(stripANSI(l.buf.String()), l.waitFor) {
-		close(l.seen)
-		l.waitFor = ""
-	}
-	return len(p), nil
-}
-
-func (l *logBuffer) Seen() <-chan struct{} { return l.seen }
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return stripANSI(l.buf.String())
-}
-
-var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
-
-func stripANSI(s string) string { return ansi.ReplaceAllString(s, "") }
-
-func assertInOrder(t *testing.T, log string, wants ...string) {
-	t.Helper()
-	rest := log
-	for _, w := range wants {
-		i := strings.Index(rest, w)
-		if i < 0 {
-			t.Fatalf("log lacks %q after the previous expected lines; log:\n%s", w, log)
-		}
-		rest = rest[i+len(w):]
-	}
-}
-
-func assertOutcome(t *testing.T, res executor.Result, want executor.Outcome) {
-	t.Helper()
-	if res.Outcome != want {
-		t.Fatalf("outcome = %v (%q), want %v", res.Outcome, res.Message, want)
-	}
-}
+var (
+	newLogBuffer  = executortest.NewLogBuffer
+	stripANSI     = executortest.StripANSI
+	assertInOrder = executortest.AssertInOrder
+	assertOutcome = executortest.AssertOutcome
+)
 
 type tarEntry struct {
 	name, body, link string
