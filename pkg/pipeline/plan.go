@@ -104,6 +104,15 @@ type PlanJob struct {
 	// NodeIndex and NodeTotal are CI_NODE_INDEX and CI_NODE_TOTAL of a
 	// parallel job, 0 otherwise.
 	NodeIndex, NodeTotal int
+	// MatrixGroup names the GitHub Actions matrix job this job is one
+	// combination of ("" for GitLab jobs): FailFast and MaxParallel apply
+	// to the jobs of the group of one run.
+	MatrixGroup string
+	// FailFast: when a job of MatrixGroup fails (and may not fail), the
+	// group's jobs that have not ended are canceled.
+	FailFast bool
+	// MaxParallel > 0 caps how many jobs of MatrixGroup run at once.
+	MaxParallel int
 
 	rule *Rule // the rule that put the job in the plan
 }
