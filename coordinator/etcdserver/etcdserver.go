@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -111,6 +113,13 @@ func Start(ctx context.Context, cfg Config, logger *zap.Logger) (*Server, error)
 // Endpoint returns the address clients dial.
 func (s *Server) Endpoint() string {
 	return s.etcd.Clients[0].Addr().String()
+}
+
+// Client returns a client that calls the server in process, without
+// encoding requests or crossing a socket: the coordinator's own client on
+// the embedded default. Close it before closing the server.
+func (s *Server) Client() *clientv3.Client {
+	return v3client.New(s.etcd.Server)
 }
 
 // Err reports fatal server errors.

@@ -115,9 +115,12 @@ type Job struct {
 	Tags         []string  `json:"tags,omitempty"`
 	AllowFailure bool      `json:"allow_failure,omitempty"`
 	Image        string    `json:"image,omitempty"`
-	// Spec is the job's execution spec (protojson of gantry.v1.JobSpec),
-	// opaque to the store and the scheduling rules.
-	Spec []byte `json:"spec"`
+	// Spec is the job's execution spec (a gantry.v1.JobSpec in protobuf's
+	// binary form), opaque to the store and the scheduling rules. It is
+	// set only on jobs being created: the store keeps it under a key of
+	// its own, written once, so that the job record every transition
+	// rewrites stays small (Store.JobSpec reads it back).
+	Spec []byte `json:"-"`
 
 	// Epoch is the current attempt number: bumped on every lease, carried
 	// by everything a runner says about the job.

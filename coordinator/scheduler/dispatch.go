@@ -11,7 +11,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -150,7 +150,6 @@ func (s *Scheduler) leaseOne(ctx context.Context, a assignment) {
 // lease moves a pending job to leased on ss in one guarded transaction and
 // sends the lease to the runner.
 func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) error {
-	var spec []byte
 	var epoch int64
 	var queuedAt time.Time
 	now := s.now()
@@ -166,7 +165,7 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		j.FailureReason, j.FailureMessage = model.ReasonNone, ""
 		j.Attempts = append(j.Attempts, model.Attempt{Epoch: j.Epoch, RunnerID: ss.Runner.ID, RunnerName: ss.Runner.Name, Status: model.JobLeased, LeasedAt: now})
 		model.Advance(rs.Run, rs.Jobs, now)
-		spec, epoch, queuedAt = j.Spec, j.Epoch, j.QueuedAt
+		epoch, queuedAt = j.Epoch, j.QueuedAt
 		return nil
 	})
 	if errors.Is(err, errNotPending) {
@@ -176,10 +175,18 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 	if err != nil {
 		return err
 	}
+	spec, err := s.store.JobSpec(ctx, e.JobID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		ss.release(e.JobID)
+		return s.loseAttempt(ctx, e.RunID, e.JobID, epoch, model.ReasonUndeliveredLease, fmt.Sprintf("lease not delivered: %v", err))
+	}
 	js := &gantryv1.JobSpec{}
-	if err := protojson.Unmarshal(spec, js); err != nil {
-		// A spec we wrote ourselves does not decode: fail the job rather
-		// than leasing it forever.
+	if err == nil {
+		err = proto.Unmarshal(spec, js)
+	}
+	if err != nil {
+		// A spec we wrote ourselves is missing or does not decode: fail
+		// the job rather than leasing it forever.
 		ss.release(e.JobID)
 		return s.failAttempt(ctx, e.RunID, e.JobID, epoch, fmt.Sprintf("corrupt job spec: %v", err))
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gantry-ci/gantry/coordinator/etcdserver/etcdtest"
 	"github.com/gantry-ci/gantry/coordinator/model"
@@ -47,7 +48,7 @@ func (f *fixture) submit(t *testing.T, tags []string, stages ...int) *store.RunS
 		var jobs []*model.Job
 		for i, id := range ids {
 			jobs = append(jobs, &model.Job{ID: id, RunID: runID, Name: "job", StageIndex: stages[i], Status: model.JobCreated, Tags: tags,
-				Spec: []byte(`{"runId":"` + itoa(runID) + `","jobId":"` + itoa(id) + `"}`)})
+				Spec: specBytes(runID, id)})
 		}
 		model.Advance(run, jobs, time.Now())
 		return run, jobs, nil
@@ -58,15 +59,13 @@ func (f *fixture) submit(t *testing.T, tags []string, stages ...int) *store.RunS
 	return rs
 }
 
-func itoa(i int64) string {
-	b := []byte{}
-	for {
-		b = append([]byte{byte('0' + i%10)}, b...)
-		i /= 10
-		if i == 0 {
-			return string(b)
-		}
+// specBytes is the stored form of a minimal job spec.
+func specBytes(runID, jobID int64) []byte {
+	b, err := proto.Marshal(&gantryv1.JobSpec{RunId: runID, JobId: jobID})
+	if err != nil {
+		panic(err)
 	}
+	return b
 }
 
 func (f *fixture) attach(t *testing.T, id string, capacity int, active map[int64]int64) *scheduler.Session {
@@ -416,7 +415,7 @@ func TestRetryFromPipeline(t *testing.T) {
 		run := &model.Run{ID: runID, Status: model.RunPending, JobIDs: ids}
 		jobs := []*model.Job{{ID: ids[0], RunID: runID, Name: "flaky", Status: model.JobCreated,
 			Retry: &pipeline.Retry{Max: 1, When: []string{"script_failure"}, ExitCodes: []int{3}},
-			Spec:  []byte(`{"runId":"` + itoa(runID) + `","jobId":"` + itoa(ids[0]) + `"}`)}}
+			Spec:  specBytes(runID, ids[0])}}
 		model.Advance(run, jobs, time.Now())
 		return run, jobs, nil
 	})

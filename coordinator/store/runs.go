@@ -86,6 +86,9 @@ func (s *Store) CreateRun(ctx context.Context, n int, build func(runID int64, jo
 			ops = append(ops,
 				clientv3.OpPut(s.k.job(runID, j.ID), mustJSON(j)),
 				clientv3.OpPut(s.k.jobIndex(j.ID), strconv.FormatInt(runID, 10)))
+			if len(j.Spec) > 0 {
+				ops = append(ops, clientv3.OpPut(s.k.spec(j.ID), string(j.Spec)))
+			}
 			if j.Status == model.JobPending {
 				ops = append(ops, clientv3.OpPut(s.k.queued(j.ID), mustJSON(QueueEntry{RunID: runID, Tags: j.Tags})))
 			}
@@ -122,6 +125,18 @@ func counterValue(r *etcdserverpb.RangeResponse) (int64, int64, error) {
 // GetRun reads a run and its jobs at one revision.
 func (s *Store) GetRun(ctx context.Context, id int64) (*RunState, error) {
 	return s.getRun(ctx, id, 0)
+}
+
+// JobSpec returns the execution spec a job was created with.
+func (s *Store) JobSpec(ctx context.Context, jobID int64) ([]byte, error) {
+	resp, err := s.cli.Get(ctx, s.k.spec(jobID))
+	if err != nil {
+		return nil, fmt.Errorf("get job %d spec: %w", jobID, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, fmt.Errorf("job %d spec: %w", jobID, ErrNotFound)
+	}
+	return resp.Kvs[0].Value, nil
 }
 
 // GetRunAt reads a run and its jobs at revision rev (0 means latest).

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/gantry-ci/gantry/coordinator/blob"
@@ -138,7 +138,7 @@ func (s *Service) job(run *model.Run, id int64, p *pipeline.Pipeline, pj *pipeli
 	spec.Variables = append(spec.Variables, vars(pj.Variables)...)
 	spec.Variables = append(spec.Variables, extra...)
 
-	enc, err := protojson.Marshal(spec)
+	enc, err := proto.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encode job %q spec: %w", pj.Name, err)
 	}
