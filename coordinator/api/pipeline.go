@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.uber.org/zap"
 
 	"github.com/gantry-ci/gantry/coordinator/logstore"
@@ -162,7 +163,13 @@ func (h *PipelineHandler) WatchRun(req *gantryv1.WatchRunRequest, stream gantryv
 				drained = true
 			}
 		}
-		if rs, err = h.store.GetRunAt(ctx, req.GetRunId(), rev); err != nil {
+		rs, err = h.store.GetRunAt(ctx, req.GetRunId(), rev)
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			// A follower far behind: its revision's history is gone, and
+			// the newest state does as well.
+			rs, err = h.store.GetRun(ctx, req.GetRunId())
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -72,14 +72,19 @@ func Start(ctx context.Context, cfg Config, logger *zap.Logger) (*Server, error)
 	ec.MaxRequestBytes = 8 << 20
 	// Every job transition is a new revision (about 10 KB per job): without
 	// compaction the database fills etcd's quota after a few hundred
-	// thousand jobs and every write fails. Keep an hour of history (watches
-	// resume across short restarts) and allow an 8 GiB database.
+	// thousand jobs and every write fails, and etcd's in-memory index of
+	// revisions grows with the history kept (about 100 bytes a revision,
+	// a dozen revisions a job). Keep five minutes of history (watches
+	// resume across restarts that short; longer ones reload a snapshot)
+	// and allow an 8 GiB database.
 	ec.AutoCompactionMode = "periodic"
-	ec.AutoCompactionRetention = "1h"
+	ec.AutoCompactionRetention = "5m"
 	ec.QuotaBackendBytes = 8 << 30
-	// Raft keeps this many applied entries in memory; the default (10000)
-	// costs tens of MB under load for nothing a single member needs.
-	ec.SnapshotCount = 5000
+	// Raft keeps applied entries in memory until a snapshot, and this many
+	// more for slow followers; the defaults (10000 and 5000) cost tens of
+	// MB of heap under load for nothing a single member needs.
+	ec.SnapshotCount = 1000
+	ec.SnapshotCatchUpEntries = 1000
 	// etcd logs its own normal shutdown as errors ("server closed");
 	// those lines are dropped once Close has begun.
 	closing := new(atomic.Bool)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -87,7 +86,9 @@ type assignment struct {
 }
 
 // dispatch leases as many queued jobs as runners can take: it matches jobs
-// to sessions in queue order, then writes the leases concurrently.
+// to sessions in queue order, then starts their lease transactions without
+// waiting for them, so a job that becomes ready while a round's
+// transactions are in flight is leased at once by the next round.
 func (s *Scheduler) dispatch(ctx context.Context) {
 	entries := s.queued()
 	if len(entries) == 0 {
@@ -115,24 +116,49 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 	if len(plan) == 0 {
 		return
 	}
-	sem := make(chan struct{}, maxConcurrentLeases)
-	var wg sync.WaitGroup
+	s.mu.Lock()
 	for _, a := range plan {
-		sem <- struct{}{}
-		wg.Add(1)
+		s.leasing[a.entry.JobID] = struct{}{}
+	}
+	s.mu.Unlock()
+	for i, a := range plan {
+		select {
+		case s.leaseSlots <- struct{}{}:
+		case <-ctx.Done():
+			for _, a := range plan[i:] {
+				a.ss.release(a.entry.JobID)
+				s.leased(a.entry.JobID, 0)
+			}
+			return
+		}
+		s.leases.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			s.leaseOne(ctx, a)
+			defer s.leases.Done()
+			rev := s.leaseOne(ctx, a)
+			<-s.leaseSlots
+			s.leased(a.entry.JobID, rev)
 		}()
 	}
-	wg.Wait()
+}
+
+// leased ends a lease transaction: the job (which left the mirrored queue
+// if the lease was committed) may be planned again, and if it was not
+// leased, the session's slot is free again for another round.
+func (s *Scheduler) leased(jobID, rev int64) {
+	s.mu.Lock()
+	delete(s.leasing, jobID)
+	s.mu.Unlock()
+	if rev == 0 {
+		s.Kick()
+	}
 }
 
 // leaseOne leases one planned job, undoing the reservation on failure.
-func (s *Scheduler) leaseOne(ctx context.Context, a assignment) {
-	err := s.lease(ctx, a.ss, a.entry)
+// It returns the revision the job left the queue at, 0 if it did not.
+func (s *Scheduler) leaseOne(ctx context.Context, a assignment) int64 {
+	rev, err := s.lease(ctx, a.ss, a.entry)
 	if err == nil {
-		return
+		return rev
 	}
 	a.ss.release(a.entry.JobID)
 	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
@@ -140,20 +166,22 @@ func (s *Scheduler) leaseOne(ctx context.Context, a assignment) {
 		// so the runner reconnects with a fresh one.
 		s.log.Warn("runner session expired; closing it", zap.String("runner_id", a.ss.Runner.ID))
 		s.Detach(a.ss)
-		return
+		return 0
 	}
 	if ctx.Err() == nil {
 		s.log.Error("lease job", zap.Int64("job_id", a.entry.JobID), zap.String("runner_id", a.ss.Runner.ID), zap.Error(err))
 	}
+	return 0
 }
 
 // lease moves a pending job to leased on ss in one guarded transaction and
-// sends the lease to the runner.
-func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) error {
+// sends the lease to the runner. It returns the lease's revision when the
+// runner got it, 0 otherwise.
+func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) (int64, error) {
 	var epoch int64
 	var queuedAt time.Time
 	now := s.now()
-	_, err := s.store.UpdateRun(ctx, e.RunID, func(rs *store.RunState) error {
+	rev, err := s.store.UpdateRun(ctx, e.RunID, func(rs *store.RunState) error {
 		j := rs.Job(e.JobID)
 		if j == nil || j.Status != model.JobPending || rs.Run.CancelRequested {
 			return errNotPending
@@ -170,15 +198,15 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 	})
 	if errors.Is(err, errNotPending) {
 		ss.release(e.JobID)
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	spec, err := s.store.JobSpec(ctx, e.JobID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		ss.release(e.JobID)
-		return s.loseAttempt(ctx, e.RunID, e.JobID, epoch, model.ReasonUndeliveredLease, fmt.Sprintf("lease not delivered: %v", err))
+		return 0, s.loseAttempt(ctx, e.RunID, e.JobID, epoch, model.ReasonUndeliveredLease, fmt.Sprintf("lease not delivered: %v", err))
 	}
 	js := &gantryv1.JobSpec{}
 	if err == nil {
@@ -188,13 +216,13 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		// A spec we wrote ourselves is missing or does not decode: fail
 		// the job rather than leasing it forever.
 		ss.release(e.JobID)
-		return s.failAttempt(ctx, e.RunID, e.JobID, epoch, fmt.Sprintf("corrupt job spec: %v", err))
+		return 0, s.failAttempt(ctx, e.RunID, e.JobID, epoch, fmt.Sprintf("corrupt job spec: %v", err))
 	}
 	l := &gantryv1.JobLease{JobId: e.JobID, Epoch: epoch, Ttl: durationpb.New(s.cfg.LeaseTTL), Spec: js, QueuedAt: timestamppb.New(queuedAt)}
 	s.log.Info("job leased", zap.Int64("run_id", e.RunID), zap.Int64("job_id", e.JobID), zap.Int64("epoch", epoch), zap.String("runner_id", ss.Runner.ID))
 	if !ss.deliver(l) {
 		ss.release(e.JobID)
-		return s.loseAttempt(ctx, e.RunID, e.JobID, epoch, model.ReasonUndeliveredLease, "lease not delivered: runner stream closed")
+		return 0, s.loseAttempt(ctx, e.RunID, e.JobID, epoch, model.ReasonUndeliveredLease, "lease not delivered: runner stream closed")
 	}
-	return nil
+	return rev, nil
 }

@@ -73,8 +73,22 @@ type Scheduler struct {
 	mu       sync.Mutex
 	queue    map[int64]store.QueueEntry
 	sessions map[string]*Session
+	// removed holds job id -> revision of queue removals learnt from this
+	// coordinator's own commits that the watch has not delivered yet
+	// (watchRev is the newest revision it delivered): a late watch event
+	// older than the removal must not bring the entry back.
+	removed  map[int64]int64
+	watchRev int64
 
 	kick chan struct{}
+
+	// leasing holds the queued jobs whose lease transaction is in flight
+	// (under mu): dispatch rounds overlap, and a later round must not plan
+	// them again. leaseSlots bounds those transactions; leases tracks
+	// their goroutines so Run returns only after they ended.
+	leasing    map[int64]struct{}
+	leaseSlots chan struct{}
+	leases     sync.WaitGroup
 
 	// ended holds job id -> epoch of attempts this coordinator ended, until
 	// their lease key's deletion is seen.
@@ -91,7 +105,45 @@ func New(st *store.Store, cfg Config, logger *zap.Logger) *Scheduler {
 		now:      time.Now,
 		queue:    map[int64]store.QueueEntry{},
 		sessions: map[string]*Session{},
+		removed:  map[int64]int64{},
 		kick:     make(chan struct{}, 1),
+
+		leasing:    map[int64]struct{}{},
+		leaseSlots: make(chan struct{}, maxConcurrentLeases),
+	}
+}
+
+// start wires the scheduler to the store's commit notifications (Run
+// calls it).
+func (s *Scheduler) start() {
+	s.store.OnQueueChange(func(evs []store.QueueEvent) {
+		s.mu.Lock()
+		for _, ev := range evs {
+			s.applyQueueLocked(ev)
+		}
+		s.mu.Unlock()
+		s.Kick()
+	})
+}
+
+// applyQueueLocked applies one queue change, from the watch or from this
+// coordinator's own commit, whichever comes first: each carries its
+// revision, so the other, arriving later, changes nothing.
+func (s *Scheduler) applyQueueLocked(ev store.QueueEvent) {
+	id, rev := ev.Entry.JobID, ev.Entry.Rev
+	if cur, ok := s.queue[id]; ok && cur.Rev >= rev {
+		return
+	}
+	if gone, ok := s.removed[id]; ok && gone >= rev {
+		return
+	}
+	if ev.Added {
+		s.queue[id] = ev.Entry
+		return
+	}
+	delete(s.queue, id)
+	if rev > s.watchRev {
+		s.removed[id] = rev
 	}
 }
 
@@ -100,11 +152,13 @@ func (s *Scheduler) Config() Config { return s.cfg }
 
 // Run mirrors the queue, expires leases and dispatches until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
+	s.start()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.retry(ctx, "queue watch", s.followQueue) })
 	g.Go(func() error { return s.retry(ctx, "lease watch", s.followLeases) })
 	g.Go(func() error { return s.dispatchLoop(ctx) })
 	err := g.Wait()
+	s.leases.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -135,24 +189,42 @@ func (s *Scheduler) followQueue(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	s.queue = make(map[int64]store.QueueEntry, len(entries))
-	for _, e := range entries {
-		s.queue[e.JobID] = e
+	// Entries of this coordinator's commits newer than the snapshot
+	// stay; the watch, from the snapshot on, redelivers the rest.
+	queue := make(map[int64]store.QueueEntry, len(entries))
+	for id, e := range s.queue {
+		if e.Rev > rev {
+			queue[id] = e
+		}
 	}
+	s.queue = queue
+	for _, e := range entries {
+		s.applyQueueLocked(store.QueueEvent{Entry: e, Added: true})
+	}
+	s.watchRev = rev
+	s.pruneRemovedLocked()
 	s.mu.Unlock()
 	s.Kick()
 	return s.store.WatchQueue(ctx, rev, func(evs []store.QueueEvent) {
 		s.mu.Lock()
 		for _, ev := range evs {
-			if ev.Added {
-				s.queue[ev.Entry.JobID] = ev.Entry
-			} else {
-				delete(s.queue, ev.Entry.JobID)
-			}
+			s.applyQueueLocked(ev)
+			s.watchRev = max(s.watchRev, ev.Entry.Rev)
 		}
+		s.pruneRemovedLocked()
 		s.mu.Unlock()
 		s.Kick()
 	})
+}
+
+// pruneRemovedLocked forgets the removals the watch has caught up with:
+// no older event can come any more.
+func (s *Scheduler) pruneRemovedLocked() {
+	for id, rev := range s.removed {
+		if rev <= s.watchRev {
+			delete(s.removed, id)
+		}
+	}
 }
 
 // followLeases requeues jobs whose lease key disappeared while the job was
@@ -212,8 +284,10 @@ func (s *Scheduler) dispatchLoop(ctx context.Context) error {
 func (s *Scheduler) queued() []store.QueueEntry {
 	s.mu.Lock()
 	out := make([]store.QueueEntry, 0, len(s.queue))
-	for _, e := range s.queue {
-		out = append(out, e)
+	for id, e := range s.queue {
+		if _, busy := s.leasing[id]; !busy {
+			out = append(out, e)
+		}
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b store.QueueEntry) int {

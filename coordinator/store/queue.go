@@ -27,12 +27,32 @@ func (s *Store) QueueSnapshot(ctx context.Context) ([]QueueEntry, int64, error) 
 	return out, resp.Header.Revision, nil
 }
 
+// OnQueueChange registers fn to learn, as soon as each of this store's
+// own commits succeeds, the queue changes it made (with their revision):
+// the scheduler's mirror of the queue need not wait for the watch to
+// deliver them. fn runs on the committing goroutine and must not block.
+// Changes made by others still arrive only through WatchQueue.
+func (s *Store) OnQueueChange(fn func([]QueueEvent)) {
+	s.queueHook.Store(&fn)
+}
+
+func (s *Store) queueChanged(evs []QueueEvent, rev int64) {
+	fn := s.queueHook.Load()
+	if fn == nil || len(evs) == 0 {
+		return
+	}
+	for i := range evs {
+		evs[i].Entry.Rev = rev
+	}
+	(*fn)(evs)
+}
+
 func decodeQueue(kv *mvccpb.KeyValue) (QueueEntry, error) {
 	id, err := idFromKey(string(kv.Key))
 	if err != nil {
 		return QueueEntry{}, fmt.Errorf("queue key %q: %w", kv.Key, err)
 	}
-	e := QueueEntry{JobID: id}
+	e := QueueEntry{JobID: id, Rev: kv.ModRevision}
 	if len(kv.Value) > 0 {
 		if err := json.Unmarshal(kv.Value, &e); err != nil {
 			return QueueEntry{}, fmt.Errorf("queue entry %q: %w", kv.Key, err)

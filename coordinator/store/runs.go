@@ -74,6 +74,7 @@ func (s *Store) CreateRun(ctx context.Context, n int, build func(runID int64, jo
 		if err != nil {
 			return nil, err
 		}
+		var qevs []QueueEvent
 		ops := []clientv3.Op{
 			clientv3.OpPut(s.k.counter("run"), strconv.FormatInt(runID, 10)),
 			clientv3.OpPut(s.k.counter("job"), strconv.FormatInt(lastJob+int64(n), 10)),
@@ -90,7 +91,9 @@ func (s *Store) CreateRun(ctx context.Context, n int, build func(runID int64, jo
 				ops = append(ops, clientv3.OpPut(s.k.spec(j.ID), string(j.Spec)))
 			}
 			if j.Status == model.JobPending {
-				ops = append(ops, clientv3.OpPut(s.k.queued(j.ID), mustJSON(QueueEntry{RunID: runID, Tags: j.Tags})))
+				e := queueEntry(runID, j)
+				ops = append(ops, clientv3.OpPut(s.k.queued(j.ID), mustJSON(e)))
+				qevs = append(qevs, QueueEvent{Entry: e, Added: true})
 			}
 		}
 		tr, err := s.txn(ctx).If(
@@ -105,6 +108,7 @@ func (s *Store) CreateRun(ctx context.Context, n int, build func(runID int64, jo
 				s.jobRuns.Store(j.ID, runID)
 			}
 			s.seed(runID, run, jobs, tr.Header.Revision)
+			s.queueChanged(qevs, tr.Header.Revision)
 			return &RunState{Run: run, Jobs: jobs, Revision: tr.Header.Revision}, nil
 		}
 	}
@@ -178,19 +182,18 @@ func (s *Store) getRun(ctx context.Context, id, rev int64) (*RunState, error) {
 
 // indexOps returns the queue and lease index changes for a job that went
 // from before to after.
-func (s *Store) indexOps(runID int64, before model.Job, after *model.Job) []clientv3.Op {
+// The queue change, if any, is added to qevs (without its revision).
+func (s *Store) indexOps(runID int64, before model.Job, after *model.Job, qevs *[]QueueEvent) []clientv3.Op {
 	var ops []clientv3.Op
 	wasQueued, isQueued := before.Status == model.JobPending, after.Status == model.JobPending
 	switch {
 	case isQueued && !wasQueued:
-		// A retry goes to the front of the queue.
-		prio := 0
-		if len(after.Attempts) > 0 {
-			prio = 1
-		}
-		ops = append(ops, clientv3.OpPut(s.k.queued(after.ID), mustJSON(QueueEntry{RunID: runID, Tags: after.Tags, Priority: prio})))
+		e := queueEntry(runID, after)
+		ops = append(ops, clientv3.OpPut(s.k.queued(after.ID), mustJSON(e)))
+		*qevs = append(*qevs, QueueEvent{Entry: e, Added: true})
 	case wasQueued && !isQueued:
 		ops = append(ops, clientv3.OpDelete(s.k.queued(after.ID)))
+		*qevs = append(*qevs, QueueEvent{Entry: QueueEntry{JobID: after.ID, RunID: runID}})
 	}
 	wasHeld, isHeld := before.Status.Active(), after.Status.Active()
 	leaseChanged := before.Epoch != after.Epoch || before.RunnerID != after.RunnerID || before.SessionLease != after.SessionLease
@@ -206,6 +209,16 @@ func (s *Store) indexOps(runID int64, before model.Job, after *model.Job) []clie
 		ops = append(ops, clientv3.OpDelete(s.k.lease(after.ID)))
 	}
 	return ops
+}
+
+// queueEntry is a pending job's queue entry. A retry goes to the front of
+// the queue.
+func queueEntry(runID int64, j *model.Job) QueueEntry {
+	prio := 0
+	if len(j.Attempts) > 0 {
+		prio = 1
+	}
+	return QueueEntry{JobID: j.ID, RunID: runID, Tags: j.Tags, Priority: prio}
 }
 
 // ListRuns returns up to limit runs, newest first, with ids below beforeID

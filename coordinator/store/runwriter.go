@@ -301,6 +301,7 @@ func (s *Store) commit(ctx context.Context, id int64, rs *RunState) (bool, error
 		}
 	}
 	written := map[int64][]byte{}
+	var qevs []QueueEvent
 	for _, j := range rs.Jobs {
 		enc, err := json.Marshal(j)
 		if err != nil {
@@ -316,7 +317,7 @@ func (s *Store) commit(ctx context.Context, id int64, rs *RunState) (bool, error
 		}
 		written[j.ID] = enc
 		ops = append(ops, clientv3.OpPut(s.k.job(id, j.ID), string(enc)))
-		ops = append(ops, s.indexOps(id, *prev, j)...)
+		ops = append(ops, s.indexOps(id, *prev, j, &qevs)...)
 	}
 	tr, err := s.txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(s.k.run(id)), "=", rs.runRev)).
@@ -331,5 +332,6 @@ func (s *Store) commit(ctx context.Context, id int64, rs *RunState) (bool, error
 	for k, v := range written {
 		rs.orig[k] = v
 	}
+	s.queueChanged(qevs, tr.Header.Revision)
 	return true, nil
 }

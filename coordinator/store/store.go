@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -45,6 +46,8 @@ type Store struct {
 	// jobRuns caches the immutable job -> run mapping.
 	jobRuns sync.Map
 
+	queueHook atomic.Pointer[func([]QueueEvent)]
+
 	writersMu sync.Mutex
 	writers   map[int64]*runWriter // run id -> its update combiner
 }
@@ -67,6 +70,9 @@ type QueueEntry struct {
 	RunID    int64    `json:"run_id"`
 	Tags     []string `json:"tags,omitempty"`
 	Priority int      `json:"priority,omitempty"`
+	// Rev is the revision the entry was written at, or for a removal the
+	// revision it was removed at.
+	Rev int64 `json:"-"`
 }
 
 // LeaseEntry is the value of a lease key.

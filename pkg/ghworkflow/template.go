@@ -1,0 +1,381 @@
+package ghworkflow
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gantry-ci/gantry/pkg/expr/actions"
+	"github.com/gantry-ci/gantry/pkg/pipeline"
+)
+
+// ctxSet is a set of expression contexts: the ones GitHub makes available
+// under a key (its "context availability" table).
+type ctxSet uint16
+
+const (
+	cGithub ctxSet = 1 << iota
+	cEnv
+	cVars
+	cJob
+	cJobs
+	cMatrix
+	cNeeds
+	cRunner
+	cSecrets
+	cSteps
+	cStrategy
+	cInputs
+)
+
+var ctxNames = []struct {
+	set  ctxSet
+	name string
+}{
+	{cEnv, "env"}, {cGithub, "github"}, {cInputs, "inputs"}, {cJob, "job"}, {cJobs, "jobs"},
+	{cMatrix, "matrix"}, {cNeeds, "needs"}, {cRunner, "runner"}, {cSecrets, "secrets"},
+	{cSteps, "steps"}, {cStrategy, "strategy"}, {cVars, "vars"},
+}
+
+func ctxOf(name string) ctxSet {
+	for _, c := range ctxNames {
+		if c.name == name {
+			return c.set
+		}
+	}
+	return 0
+}
+
+func (s ctxSet) String() string {
+	var names []string
+	for _, c := range ctxNames {
+		if s&c.set != 0 {
+			names = append(names, c.name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// The contexts of each place, from GitHub's context availability table.
+const (
+	availRunName     = cGithub | cInputs | cVars
+	availWorkflowEnv = cGithub | cSecrets | cInputs | cVars
+	availJobIf       = cGithub | cNeeds | cVars | cInputs
+	availStrategy    = cGithub | cNeeds | cVars | cInputs
+	availJobField    = cGithub | cNeeds | cStrategy | cMatrix | cVars | cInputs
+	availJobEnv      = availJobField | cSecrets
+	availDefaults    = availJobField | cEnv
+	availContEnv     = availJobField | cJob | cRunner | cEnv | cSecrets
+	availEnvURL      = availJobField | cJob | cRunner | cEnv | cSteps
+	availStepIf      = availJobField | cJob | cRunner | cEnv | cSteps
+	availStep        = availStepIf | cSecrets
+)
+
+// tmpl is a workflow string that may hold ${{ }} expressions, parsed once.
+type tmpl struct {
+	n *node
+	// parts are the literal text and expressions in order; nil when the
+	// string holds no expression.
+	parts []tpart
+}
+
+type tpart struct {
+	lit string
+	x   *actions.Expr // nil for literal text
+	// text is the expression without ${{ }}; off is where its ${{ starts
+	// in the string.
+	text string
+	off  int
+	refs []string
+}
+
+// constant reports whether t holds no expression.
+func (t *tmpl) constant() bool { return t.parts == nil }
+
+// whole returns the expression when t is exactly one ${{ }} (which then
+// gives the field its value's kind: a number, a list...).
+func (t *tmpl) whole() *tpart {
+	if len(t.parts) == 1 && t.parts[0].x != nil {
+		return &t.parts[0]
+	}
+	return nil
+}
+
+// refs lists the context paths t reads.
+func (t *tmpl) refs() []string {
+	var out []string
+	for _, p := range t.parts {
+		out = append(out, p.refs...)
+	}
+	return out
+}
+
+// template parses scalar n, at path, as a string that may hold ${{ }}
+// expressions using the contexts of avail. Problems are recorded; the
+// result is nil when n is not a scalar.
+func (p *parser) template(path string, n *node, avail ctxSet) *tmpl {
+	if n == nil {
+		return nil
+	}
+	if n.kind != scalarNode {
+		p.d.errorf(n.pos, "%s must be a string, got %s", path, describe(n))
+		return nil
+	}
+	t := &tmpl{n: n}
+	s := n.value
+	if !strings.Contains(s, "${{") {
+		return t
+	}
+	if len(s) > actions.MaxTemplateLength {
+		p.d.errorf(n.pos, "%s is %d bytes long, more than the %d an expression string may have", path, len(s), actions.MaxTemplateLength)
+		return nil
+	}
+	t.parts = []tpart{}
+	for i := 0; i < len(s); {
+		start := strings.Index(s[i:], "${{")
+		if start < 0 {
+			t.parts = append(t.parts, tpart{lit: s[i:]})
+			break
+		}
+		start += i
+		if start > i {
+			t.parts = append(t.parts, tpart{lit: s[i:start]})
+		}
+		end := closingBraces(s, start+3)
+		if end < 0 {
+			p.d.errorf(p.src.posIn(n, start), "%s: the expression is not closed: found '${{' without a matching '}}'", path)
+			return nil
+		}
+		text := strings.TrimSpace(s[start+3 : end-1])
+		if text == "" {
+			p.d.errorf(p.src.posIn(n, start), "%s: expected an expression between '${{' and '}}'", path)
+			return nil
+		}
+		x, err := actions.Parse(text)
+		if err != nil {
+			p.exprError(path, n, start, text, err)
+			return nil
+		}
+		part := tpart{x: x, text: text, off: start, refs: actions.References(x)}
+		if !p.checkContexts(path, n, start, text, part.refs, avail) {
+			return nil
+		}
+		t.parts = append(t.parts, part)
+		i = end + 1
+	}
+	return t
+}
+
+// closingBraces returns the offset of the second brace of the first "}}"
+// at or after i that is not inside a string literal, or -1.
+func closingBraces(s string, i int) int {
+	inString := false
+	for ; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			inString = !inString
+		case !inString && s[i] == '}' && s[i-1] == '}':
+			return i
+		}
+	}
+	return -1
+}
+
+// exprError records a syntax error of the expression whose ${{ is at off.
+func (p *parser) exprError(path string, n *node, off int, text string, err error) {
+	// The error's own column counts from the start of the expression.
+	p.d.errorf(p.src.posIn(n, off), "%s: invalid expression `%s`: %v", path, text, err)
+}
+
+// checkContexts reports the contexts an expression reads that GitHub does
+// not make available at this place, and the ones Gantry cannot provide.
+func (p *parser) checkContexts(path string, n *node, off int, text string, refs []string, avail ctxSet) bool {
+	ok := true
+	for _, r := range refs {
+		name, rest, _ := strings.Cut(r, ".")
+		name, _, _ = strings.Cut(name, "[")
+		c := ctxOf(name)
+		switch {
+		case c == 0:
+			continue
+		case avail&c == 0:
+			msg := fmt.Sprintf("%s: `%s` reads the %s context, which GitHub does not provide here (available: %s)", path, text, name, avail)
+			if c == cMatrix && avail == availJobIf {
+				msg += "; GitHub evaluates a job's if: before expanding its matrix: test matrix values in the steps' if: instead"
+			}
+			p.d.errorf(p.src.posIn(n, off), "%s", msg)
+			ok = false
+		case c == cNeeds && strings.Contains(rest, ".outputs") || c == cNeeds && strings.HasSuffix(rest, "outputs"):
+			p.d.errorf(p.src.posIn(n, off), "%s: `%s` reads needs.*.outputs, which is not supported: Gantry does not pass job outputs between jobs yet; share values through artifacts (actions/upload-artifact and actions/download-artifact)", path, text)
+			ok = false
+		case c == cJobs:
+			p.d.errorf(p.src.posIn(n, off), "%s: `%s` reads the jobs context, which only reusable workflows have; Gantry does not run reusable workflows", path, text)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// condition is a parsed if: key.
+type condition struct {
+	n    *node
+	x    *actions.Expr
+	refs []string
+}
+
+// condition parses an if: value using the contexts of avail.
+func (p *parser) condition(path string, n *node, avail ctxSet) *condition {
+	if n == nil {
+		return nil
+	}
+	if n.kind != scalarNode {
+		p.d.errorf(n.pos, "%s must be an expression, got %s", path, describe(n))
+		return nil
+	}
+	src := n.value
+	if n.tag == "!!bool" || n.tag == "!!int" || n.tag == "!!float" {
+		src = scalarText(n)
+	}
+	x, err := actions.ParseIf(src)
+	if err != nil {
+		p.d.errorf(n.pos, "%s: invalid expression `%s`: %v", path, strings.TrimSpace(n.value), err)
+		return nil
+	}
+	refs := actions.References(x)
+	if !p.checkContexts(path, n, 0, strings.TrimSpace(n.value), refs, avail) {
+		return nil
+	}
+	return &condition{n: n, x: x, refs: refs}
+}
+
+// scalarText is a scalar as GitHub reads it as text: numbers are parsed
+// and printed back (1.20 is "1.2", as in GitHub), null is "".
+func scalarText(n *node) string {
+	switch n.tag {
+	case "!!null":
+		return ""
+	case "!!int", "!!float":
+		if f, ok := parseYAMLNumber(n); ok {
+			return formatNumber(f)
+		}
+	}
+	return n.value
+}
+
+// parseYAMLNumber reads a YAML 1.2 number.
+func parseYAMLNumber(n *node) (float64, bool) {
+	v := strings.ReplaceAll(n.value, "_", "")
+	if n.tag == "!!int" {
+		if i, err := strconv.ParseInt(v, 0, 64); err == nil {
+			return float64(i), true
+		}
+		if u, err := strconv.ParseUint(v, 0, 64); err == nil {
+			return float64(u), true
+		}
+	}
+	switch strings.ToLower(strings.TrimLeft(v, "+-")) {
+	case ".inf":
+		if strings.HasPrefix(v, "-") {
+			return math.Inf(-1), true
+		}
+		return math.Inf(1), true
+	case ".nan":
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return f, err == nil
+}
+
+var numberExpr = mustParse("matrix.n")
+
+func mustParse(s string) *actions.Expr {
+	x, err := actions.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return x
+}
+
+// formatNumber prints a number as GitHub does (at most 15 significant
+// digits), through the expression package so that both always agree.
+func formatNumber(f float64) string {
+	v, err := numberExpr.Eval(&actions.Context{Contexts: map[string]any{"matrix": map[string]any{"n": f}}})
+	if err != nil {
+		return strconv.FormatFloat(f, 'g', 15, 64)
+	}
+	return v.String()
+}
+
+// nodeValue converts YAML to the plain Go data an expression context
+// holds: nil, bool, float64, string, []any and map[string]any.
+func nodeValue(n *node) any {
+	switch n.kind {
+	case seqNode:
+		out := make([]any, len(n.items))
+		for i, c := range n.items {
+			out[i] = nodeValue(c)
+		}
+		return out
+	case mapNode:
+		out := make(map[string]any, len(n.pairs))
+		for _, p := range n.pairs {
+			out[p.key.value] = nodeValue(p.value)
+		}
+		return out
+	}
+	switch n.tag {
+	case "!!null":
+		return nil
+	case "!!bool":
+		return n.value == "true" || n.value == "True" || n.value == "TRUE"
+	case "!!int", "!!float":
+		if f, ok := parseYAMLNumber(n); ok {
+			return f
+		}
+	}
+	return n.value
+}
+
+// barePath matches an expression that is only a context path, such as
+// secrets.NPM_TOKEN or steps.build.outputs['image-tag'].
+var barePath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_-]*|\s*\[\s*'[^']*'\s*\])*$`)
+
+// pathSegments splits a bare path into its names, lower-casing the
+// context's.
+func pathSegments(text string) []string {
+	var segs []string
+	s := strings.TrimSpace(text)
+	for s != "" {
+		switch {
+		case s[0] == '.' || s[0] == ' ' || s[0] == '\t':
+			s = s[1:]
+		case s[0] == '[':
+			s = strings.TrimLeft(s[1:], " \t")
+			end := strings.Index(s[1:], "'") + 1
+			segs = append(segs, s[1:end])
+			s = strings.TrimLeft(s[end+1:], " \t")
+			s = strings.TrimPrefix(s, "]")
+		default:
+			i := strings.IndexAny(s, ".[ \t")
+			if i < 0 {
+				i = len(s)
+			}
+			segs = append(segs, s[:i])
+			s = s[i:]
+		}
+	}
+	if len(segs) > 0 {
+		segs[0] = strings.ToLower(segs[0])
+	}
+	return segs
+}
+
+// planError is a problem found while planning, at a position.
+type planError struct {
+	pos pipeline.Pos
+	msg string
+}
+
+func (e *planError) Error() string { return e.pos.String() + ": " + e.msg }
