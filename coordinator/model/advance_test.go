@@ -63,9 +63,10 @@ func TestAdvance(t *testing.T) {
 			wantStatus: RunFailed,
 		},
 		{
-			name:       "failure skips later stages while the stage still runs",
+			// As in GitLab, later stages are decided once the stage ends.
+			name:       "failure leaves later stages waiting while the stage still runs",
 			jobs:       []js{{0, JobFailed, false}, {0, JobRunning, false}, {1, JobCreated, false}},
-			wantJobs:   []JobStatus{JobFailed, JobRunning, JobSkipped},
+			wantJobs:   []JobStatus{JobFailed, JobRunning, JobCreated},
 			wantStatus: RunRunning,
 		},
 		{

@@ -20,6 +20,8 @@ const (
 	RunSuccess  RunStatus = "success"
 	RunFailed   RunStatus = "failed"
 	RunCanceled RunStatus = "canceled"
+	// RunBlocked waits for a manual job that may not fail to be played.
+	RunBlocked RunStatus = "blocked"
 )
 
 // Terminal reports whether the run has ended.
@@ -40,6 +42,11 @@ const (
 	JobFailed   JobStatus = "failed"
 	JobCanceled JobStatus = "canceled"
 	JobSkipped  JobStatus = "skipped"
+	// JobManual is a `when: manual` job whose turn has come; it waits to
+	// be played.
+	JobManual JobStatus = "manual"
+	// JobScheduled is a `when: delayed` job waiting for ScheduledAt.
+	JobScheduled JobStatus = "scheduled"
 	// JobLost is only an attempt's status: its runner was lost.
 	JobLost JobStatus = "lost"
 )
@@ -90,6 +97,12 @@ type Run struct {
 	FinishedAt   time.Time `json:"finished_at,omitzero"`
 	// CancelRequested is set when a user cancels the run.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
+	// Name is workflow:name; Source is GitLab's pipeline source.
+	Name   string `json:"name,omitempty"`
+	Source string `json:"source,omitempty"`
+	// AutoCancel is workflow:auto_cancel:on_new_commit: conservative
+	// (""), interruptible or none.
+	AutoCancel string `json:"auto_cancel,omitempty"`
 }
 
 // Attempt is the record of one lease of a job.
@@ -147,9 +160,45 @@ type Job struct {
 
 	// Retry is the job's `retry:` (nil when not set).
 	Retry *pipeline.Retry `json:"retry,omitempty"`
+
+	// When is on_success (""), on_failure, always, manual or delayed;
+	// StartIn is a delayed job's delay, ScheduledAt when it starts.
+	When        string        `json:"when,omitempty"`
+	StartIn     time.Duration `json:"start_in,omitempty"`
+	ScheduledAt time.Time     `json:"scheduled_at,omitzero"`
+	// UsesNeeds: the job waits for Needs (job names of the run) instead
+	// of every job of the earlier stages; none means it starts at once.
+	UsesNeeds bool     `json:"uses_needs,omitempty"`
+	Needs     []string `json:"needs,omitempty"`
+	// AllowFailureExitCodes limits AllowFailure to these exit codes.
+	AllowFailureExitCodes []int `json:"allow_failure_exit_codes,omitempty"`
+	// ResourceGroup: one job of the group runs at a time, across runs.
+	ResourceGroup string `json:"resource_group,omitempty"`
+	// Interruptible jobs are canceled when a newer run of the same ref
+	// starts (workflow:auto_cancel).
+	Interruptible bool `json:"interruptible,omitempty"`
+	// MatrixGroup, FailFast and MaxParallel: a GitHub Actions matrix.
+	MatrixGroup string `json:"matrix_group,omitempty"`
+	FailFast    bool   `json:"fail_fast,omitempty"`
+	MaxParallel int    `json:"max_parallel,omitempty"`
+	// CancelRequested: the job is to be canceled (fail-fast, auto-cancel)
+	// without its run.
+	CancelRequested bool `json:"cancel_requested,omitempty"`
 }
 
 // RetryReason names a failure as `retry:when` does.
+// FailureAllowed reports whether the job failed in a way its
+// allow_failure permits: the run then succeeds with a warning.
+func (j *Job) FailureAllowed() bool {
+	if j.Status != JobFailed || !j.AllowFailure {
+		return false
+	}
+	if len(j.AllowFailureExitCodes) == 0 {
+		return true
+	}
+	return j.FailureReason == ReasonScriptFailure && slices.Contains(j.AllowFailureExitCodes, j.ExitCode)
+}
+
 func RetryReason(r FailureReason) []string {
 	switch r {
 	case ReasonScriptFailure:

@@ -27,14 +27,25 @@ type SubmitHeader struct {
 	// Contents of the pipeline file.
 	Pipeline []byte `protobuf:"bytes,1,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
 	// Path of the pipeline file, used in error messages.
-	PipelinePath  string      `protobuf:"bytes,2,opt,name=pipeline_path,json=pipelinePath,proto3" json:"pipeline_path,omitempty"`
-	Ref           string      `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
-	Sha           string      `protobuf:"bytes,4,opt,name=sha,proto3" json:"sha,omitempty"`
-	Submitter     string      `protobuf:"bytes,5,opt,name=submitter,proto3" json:"submitter,omitempty"`
-	ProjectName   string      `protobuf:"bytes,6,opt,name=project_name,json=projectName,proto3" json:"project_name,omitempty"`
-	Variables     []*Variable `protobuf:"bytes,7,rep,name=variables,proto3" json:"variables,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PipelinePath string      `protobuf:"bytes,2,opt,name=pipeline_path,json=pipelinePath,proto3" json:"pipeline_path,omitempty"`
+	Ref          string      `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
+	Sha          string      `protobuf:"bytes,4,opt,name=sha,proto3" json:"sha,omitempty"`
+	Submitter    string      `protobuf:"bytes,5,opt,name=submitter,proto3" json:"submitter,omitempty"`
+	ProjectName  string      `protobuf:"bytes,6,opt,name=project_name,json=projectName,proto3" json:"project_name,omitempty"`
+	Variables    []*Variable `protobuf:"bytes,7,rep,name=variables,proto3" json:"variables,omitempty"`
+	// ref is a tag rather than a branch.
+	RefIsTag bool `protobuf:"varint,8,opt,name=ref_is_tag,json=refIsTag,proto3" json:"ref_is_tag,omitempty"`
+	// GitLab's pipeline source (push when empty): web, api, schedule,
+	// merge_request_event, trigger...
+	Source string `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
+	// The project's default branch (CI_DEFAULT_BRANCH; main when empty).
+	DefaultBranch string `protobuf:"bytes,10,opt,name=default_branch,json=defaultBranch,proto3" json:"default_branch,omitempty"`
+	// Files the change touches, relative to the root, for `rules:changes`;
+	// changed_files_known false means unknown (changes: then matches).
+	ChangedFiles      []string `protobuf:"bytes,11,rep,name=changed_files,json=changedFiles,proto3" json:"changed_files,omitempty"`
+	ChangedFilesKnown bool     `protobuf:"varint,12,opt,name=changed_files_known,json=changedFilesKnown,proto3" json:"changed_files_known,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SubmitHeader) Reset() {
@@ -116,6 +127,138 @@ func (x *SubmitHeader) GetVariables() []*Variable {
 	return nil
 }
 
+func (x *SubmitHeader) GetRefIsTag() bool {
+	if x != nil {
+		return x.RefIsTag
+	}
+	return false
+}
+
+func (x *SubmitHeader) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SubmitHeader) GetDefaultBranch() string {
+	if x != nil {
+		return x.DefaultBranch
+	}
+	return ""
+}
+
+func (x *SubmitHeader) GetChangedFiles() []string {
+	if x != nil {
+		return x.ChangedFiles
+	}
+	return nil
+}
+
+func (x *SubmitHeader) GetChangedFilesKnown() bool {
+	if x != nil {
+		return x.ChangedFilesKnown
+	}
+	return false
+}
+
+type PlayJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	RunId int64                  `protobuf:"varint,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// The job's name in the run (as `gantry runs RUN` shows it).
+	JobName       string `protobuf:"bytes,2,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlayJobRequest) Reset() {
+	*x = PlayJobRequest{}
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlayJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlayJobRequest) ProtoMessage() {}
+
+func (x *PlayJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlayJobRequest.ProtoReflect.Descriptor instead.
+func (*PlayJobRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PlayJobRequest) GetRunId() int64 {
+	if x != nil {
+		return x.RunId
+	}
+	return 0
+}
+
+func (x *PlayJobRequest) GetJobName() string {
+	if x != nil {
+		return x.JobName
+	}
+	return ""
+}
+
+type PlayJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlayJobResponse) Reset() {
+	*x = PlayJobResponse{}
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlayJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlayJobResponse) ProtoMessage() {}
+
+func (x *PlayJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlayJobResponse.ProtoReflect.Descriptor instead.
+func (*PlayJobResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PlayJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
 type SubmitRunRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -129,7 +272,7 @@ type SubmitRunRequest struct {
 
 func (x *SubmitRunRequest) Reset() {
 	*x = SubmitRunRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[1]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +284,7 @@ func (x *SubmitRunRequest) String() string {
 func (*SubmitRunRequest) ProtoMessage() {}
 
 func (x *SubmitRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[1]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +297,7 @@ func (x *SubmitRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRunRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRunRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{1}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SubmitRunRequest) GetMsg() isSubmitRunRequest_Msg {
@@ -210,7 +353,7 @@ type SubmitRunResponse struct {
 
 func (x *SubmitRunResponse) Reset() {
 	*x = SubmitRunResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[2]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +365,7 @@ func (x *SubmitRunResponse) String() string {
 func (*SubmitRunResponse) ProtoMessage() {}
 
 func (x *SubmitRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[2]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +378,7 @@ func (x *SubmitRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRunResponse.ProtoReflect.Descriptor instead.
 func (*SubmitRunResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{2}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubmitRunResponse) GetRun() *Run {
@@ -268,7 +411,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[3]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -280,7 +423,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[3]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -293,7 +436,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{3}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetRunRequest) GetRunId() int64 {
@@ -313,7 +456,7 @@ type GetRunResponse struct {
 
 func (x *GetRunResponse) Reset() {
 	*x = GetRunResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[4]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -325,7 +468,7 @@ func (x *GetRunResponse) String() string {
 func (*GetRunResponse) ProtoMessage() {}
 
 func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[4]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -338,7 +481,7 @@ func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunResponse.ProtoReflect.Descriptor instead.
 func (*GetRunResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{4}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetRunResponse) GetRun() *Run {
@@ -367,7 +510,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[5]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +522,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[5]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +535,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{5}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListRunsRequest) GetLimit() int32 {
@@ -418,7 +561,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[6]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +573,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[6]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +586,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{6}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListRunsResponse) GetRuns() []*Run {
@@ -462,7 +605,7 @@ type WatchRunRequest struct {
 
 func (x *WatchRunRequest) Reset() {
 	*x = WatchRunRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[7]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +617,7 @@ func (x *WatchRunRequest) String() string {
 func (*WatchRunRequest) ProtoMessage() {}
 
 func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[7]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +630,7 @@ func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunRequest.ProtoReflect.Descriptor instead.
 func (*WatchRunRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{7}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchRunRequest) GetRunId() int64 {
@@ -507,7 +650,7 @@ type WatchRunResponse struct {
 
 func (x *WatchRunResponse) Reset() {
 	*x = WatchRunResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[8]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +662,7 @@ func (x *WatchRunResponse) String() string {
 func (*WatchRunResponse) ProtoMessage() {}
 
 func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[8]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +675,7 @@ func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunResponse.ProtoReflect.Descriptor instead.
 func (*WatchRunResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{8}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchRunResponse) GetRun() *Run {
@@ -563,7 +706,7 @@ type FollowLogRequest struct {
 
 func (x *FollowLogRequest) Reset() {
 	*x = FollowLogRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[9]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +718,7 @@ func (x *FollowLogRequest) String() string {
 func (*FollowLogRequest) ProtoMessage() {}
 
 func (x *FollowLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[9]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +731,7 @@ func (x *FollowLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowLogRequest.ProtoReflect.Descriptor instead.
 func (*FollowLogRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{9}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FollowLogRequest) GetRunId() int64 {
@@ -636,7 +779,7 @@ type FollowLogResponse struct {
 
 func (x *FollowLogResponse) Reset() {
 	*x = FollowLogResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[10]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +791,7 @@ func (x *FollowLogResponse) String() string {
 func (*FollowLogResponse) ProtoMessage() {}
 
 func (x *FollowLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[10]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +804,7 @@ func (x *FollowLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowLogResponse.ProtoReflect.Descriptor instead.
 func (*FollowLogResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{10}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *FollowLogResponse) GetOffset() int64 {
@@ -687,7 +830,7 @@ type CancelRunRequest struct {
 
 func (x *CancelRunRequest) Reset() {
 	*x = CancelRunRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[11]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +842,7 @@ func (x *CancelRunRequest) String() string {
 func (*CancelRunRequest) ProtoMessage() {}
 
 func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[11]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +855,7 @@ func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelRunRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{11}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelRunRequest) GetRunId() int64 {
@@ -731,7 +874,7 @@ type CancelRunResponse struct {
 
 func (x *CancelRunResponse) Reset() {
 	*x = CancelRunResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[12]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +886,7 @@ func (x *CancelRunResponse) String() string {
 func (*CancelRunResponse) ProtoMessage() {}
 
 func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[12]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +899,7 @@ func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunResponse.ProtoReflect.Descriptor instead.
 func (*CancelRunResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{12}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelRunResponse) GetRun() *Run {
@@ -770,7 +913,7 @@ var File_gantry_v1_pipeline_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_pipeline_proto_rawDesc = "" +
 	"\n" +
-	"\x18gantry/v1/pipeline.proto\x12\tgantry.v1\x1a\x15gantry/v1/types.proto\"\xe7\x01\n" +
+	"\x18gantry/v1/pipeline.proto\x12\tgantry.v1\x1a\x15gantry/v1/types.proto\"\x99\x03\n" +
 	"\fSubmitHeader\x12\x1a\n" +
 	"\bpipeline\x18\x01 \x01(\fR\bpipeline\x12#\n" +
 	"\rpipeline_path\x18\x02 \x01(\tR\fpipelinePath\x12\x10\n" +
@@ -778,7 +921,19 @@ const file_gantry_v1_pipeline_proto_rawDesc = "" +
 	"\x03sha\x18\x04 \x01(\tR\x03sha\x12\x1c\n" +
 	"\tsubmitter\x18\x05 \x01(\tR\tsubmitter\x12!\n" +
 	"\fproject_name\x18\x06 \x01(\tR\vprojectName\x121\n" +
-	"\tvariables\x18\a \x03(\v2\x13.gantry.v1.VariableR\tvariables\"q\n" +
+	"\tvariables\x18\a \x03(\v2\x13.gantry.v1.VariableR\tvariables\x12\x1c\n" +
+	"\n" +
+	"ref_is_tag\x18\b \x01(\bR\brefIsTag\x12\x16\n" +
+	"\x06source\x18\t \x01(\tR\x06source\x12%\n" +
+	"\x0edefault_branch\x18\n" +
+	" \x01(\tR\rdefaultBranch\x12#\n" +
+	"\rchanged_files\x18\v \x03(\tR\fchangedFiles\x12.\n" +
+	"\x13changed_files_known\x18\f \x01(\bR\x11changedFilesKnown\"B\n" +
+	"\x0ePlayJobRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\x03R\x05runId\x12\x19\n" +
+	"\bjob_name\x18\x02 \x01(\tR\ajobName\"3\n" +
+	"\x0fPlayJobResponse\x12 \n" +
+	"\x03job\x18\x01 \x01(\v2\x0e.gantry.v1.JobR\x03job\"q\n" +
 	"\x10SubmitRunRequest\x121\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.gantry.v1.SubmitHeaderH\x00R\x06header\x12#\n" +
 	"\fsource_chunk\x18\x02 \x01(\fH\x00R\vsourceChunkB\x05\n" +
@@ -814,14 +969,15 @@ const file_gantry_v1_pipeline_proto_rawDesc = "" +
 	"\x10CancelRunRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\"5\n" +
 	"\x11CancelRunResponse\x12 \n" +
-	"\x03run\x18\x01 \x01(\v2\x0e.gantry.v1.RunR\x03run2\xb8\x03\n" +
+	"\x03run\x18\x01 \x01(\v2\x0e.gantry.v1.RunR\x03run2\xfa\x03\n" +
 	"\x0fPipelineService\x12H\n" +
 	"\tSubmitRun\x12\x1b.gantry.v1.SubmitRunRequest\x1a\x1c.gantry.v1.SubmitRunResponse(\x01\x12=\n" +
 	"\x06GetRun\x12\x18.gantry.v1.GetRunRequest\x1a\x19.gantry.v1.GetRunResponse\x12C\n" +
 	"\bListRuns\x12\x1a.gantry.v1.ListRunsRequest\x1a\x1b.gantry.v1.ListRunsResponse\x12E\n" +
 	"\bWatchRun\x12\x1a.gantry.v1.WatchRunRequest\x1a\x1b.gantry.v1.WatchRunResponse0\x01\x12H\n" +
 	"\tFollowLog\x12\x1b.gantry.v1.FollowLogRequest\x1a\x1c.gantry.v1.FollowLogResponse0\x01\x12F\n" +
-	"\tCancelRun\x12\x1b.gantry.v1.CancelRunRequest\x1a\x1c.gantry.v1.CancelRunResponseB6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
+	"\tCancelRun\x12\x1b.gantry.v1.CancelRunRequest\x1a\x1c.gantry.v1.CancelRunResponse\x12@\n" +
+	"\aPlayJob\x12\x19.gantry.v1.PlayJobRequest\x1a\x1a.gantry.v1.PlayJobResponseB6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
 
 var (
 	file_gantry_v1_pipeline_proto_rawDescOnce sync.Once
@@ -835,53 +991,58 @@ func file_gantry_v1_pipeline_proto_rawDescGZIP() []byte {
 	return file_gantry_v1_pipeline_proto_rawDescData
 }
 
-var file_gantry_v1_pipeline_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_gantry_v1_pipeline_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_gantry_v1_pipeline_proto_goTypes = []any{
 	(*SubmitHeader)(nil),      // 0: gantry.v1.SubmitHeader
-	(*SubmitRunRequest)(nil),  // 1: gantry.v1.SubmitRunRequest
-	(*SubmitRunResponse)(nil), // 2: gantry.v1.SubmitRunResponse
-	(*GetRunRequest)(nil),     // 3: gantry.v1.GetRunRequest
-	(*GetRunResponse)(nil),    // 4: gantry.v1.GetRunResponse
-	(*ListRunsRequest)(nil),   // 5: gantry.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),  // 6: gantry.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),   // 7: gantry.v1.WatchRunRequest
-	(*WatchRunResponse)(nil),  // 8: gantry.v1.WatchRunResponse
-	(*FollowLogRequest)(nil),  // 9: gantry.v1.FollowLogRequest
-	(*FollowLogResponse)(nil), // 10: gantry.v1.FollowLogResponse
-	(*CancelRunRequest)(nil),  // 11: gantry.v1.CancelRunRequest
-	(*CancelRunResponse)(nil), // 12: gantry.v1.CancelRunResponse
-	(*Variable)(nil),          // 13: gantry.v1.Variable
-	(*Run)(nil),               // 14: gantry.v1.Run
-	(*Job)(nil),               // 15: gantry.v1.Job
+	(*PlayJobRequest)(nil),    // 1: gantry.v1.PlayJobRequest
+	(*PlayJobResponse)(nil),   // 2: gantry.v1.PlayJobResponse
+	(*SubmitRunRequest)(nil),  // 3: gantry.v1.SubmitRunRequest
+	(*SubmitRunResponse)(nil), // 4: gantry.v1.SubmitRunResponse
+	(*GetRunRequest)(nil),     // 5: gantry.v1.GetRunRequest
+	(*GetRunResponse)(nil),    // 6: gantry.v1.GetRunResponse
+	(*ListRunsRequest)(nil),   // 7: gantry.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),  // 8: gantry.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),   // 9: gantry.v1.WatchRunRequest
+	(*WatchRunResponse)(nil),  // 10: gantry.v1.WatchRunResponse
+	(*FollowLogRequest)(nil),  // 11: gantry.v1.FollowLogRequest
+	(*FollowLogResponse)(nil), // 12: gantry.v1.FollowLogResponse
+	(*CancelRunRequest)(nil),  // 13: gantry.v1.CancelRunRequest
+	(*CancelRunResponse)(nil), // 14: gantry.v1.CancelRunResponse
+	(*Variable)(nil),          // 15: gantry.v1.Variable
+	(*Job)(nil),               // 16: gantry.v1.Job
+	(*Run)(nil),               // 17: gantry.v1.Run
 }
 var file_gantry_v1_pipeline_proto_depIdxs = []int32{
-	13, // 0: gantry.v1.SubmitHeader.variables:type_name -> gantry.v1.Variable
-	0,  // 1: gantry.v1.SubmitRunRequest.header:type_name -> gantry.v1.SubmitHeader
-	14, // 2: gantry.v1.SubmitRunResponse.run:type_name -> gantry.v1.Run
-	15, // 3: gantry.v1.SubmitRunResponse.jobs:type_name -> gantry.v1.Job
-	14, // 4: gantry.v1.GetRunResponse.run:type_name -> gantry.v1.Run
-	15, // 5: gantry.v1.GetRunResponse.jobs:type_name -> gantry.v1.Job
-	14, // 6: gantry.v1.ListRunsResponse.runs:type_name -> gantry.v1.Run
-	14, // 7: gantry.v1.WatchRunResponse.run:type_name -> gantry.v1.Run
-	15, // 8: gantry.v1.WatchRunResponse.jobs:type_name -> gantry.v1.Job
-	14, // 9: gantry.v1.CancelRunResponse.run:type_name -> gantry.v1.Run
-	1,  // 10: gantry.v1.PipelineService.SubmitRun:input_type -> gantry.v1.SubmitRunRequest
-	3,  // 11: gantry.v1.PipelineService.GetRun:input_type -> gantry.v1.GetRunRequest
-	5,  // 12: gantry.v1.PipelineService.ListRuns:input_type -> gantry.v1.ListRunsRequest
-	7,  // 13: gantry.v1.PipelineService.WatchRun:input_type -> gantry.v1.WatchRunRequest
-	9,  // 14: gantry.v1.PipelineService.FollowLog:input_type -> gantry.v1.FollowLogRequest
-	11, // 15: gantry.v1.PipelineService.CancelRun:input_type -> gantry.v1.CancelRunRequest
-	2,  // 16: gantry.v1.PipelineService.SubmitRun:output_type -> gantry.v1.SubmitRunResponse
-	4,  // 17: gantry.v1.PipelineService.GetRun:output_type -> gantry.v1.GetRunResponse
-	6,  // 18: gantry.v1.PipelineService.ListRuns:output_type -> gantry.v1.ListRunsResponse
-	8,  // 19: gantry.v1.PipelineService.WatchRun:output_type -> gantry.v1.WatchRunResponse
-	10, // 20: gantry.v1.PipelineService.FollowLog:output_type -> gantry.v1.FollowLogResponse
-	12, // 21: gantry.v1.PipelineService.CancelRun:output_type -> gantry.v1.CancelRunResponse
-	16, // [16:22] is the sub-list for method output_type
-	10, // [10:16] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	15, // 0: gantry.v1.SubmitHeader.variables:type_name -> gantry.v1.Variable
+	16, // 1: gantry.v1.PlayJobResponse.job:type_name -> gantry.v1.Job
+	0,  // 2: gantry.v1.SubmitRunRequest.header:type_name -> gantry.v1.SubmitHeader
+	17, // 3: gantry.v1.SubmitRunResponse.run:type_name -> gantry.v1.Run
+	16, // 4: gantry.v1.SubmitRunResponse.jobs:type_name -> gantry.v1.Job
+	17, // 5: gantry.v1.GetRunResponse.run:type_name -> gantry.v1.Run
+	16, // 6: gantry.v1.GetRunResponse.jobs:type_name -> gantry.v1.Job
+	17, // 7: gantry.v1.ListRunsResponse.runs:type_name -> gantry.v1.Run
+	17, // 8: gantry.v1.WatchRunResponse.run:type_name -> gantry.v1.Run
+	16, // 9: gantry.v1.WatchRunResponse.jobs:type_name -> gantry.v1.Job
+	17, // 10: gantry.v1.CancelRunResponse.run:type_name -> gantry.v1.Run
+	3,  // 11: gantry.v1.PipelineService.SubmitRun:input_type -> gantry.v1.SubmitRunRequest
+	5,  // 12: gantry.v1.PipelineService.GetRun:input_type -> gantry.v1.GetRunRequest
+	7,  // 13: gantry.v1.PipelineService.ListRuns:input_type -> gantry.v1.ListRunsRequest
+	9,  // 14: gantry.v1.PipelineService.WatchRun:input_type -> gantry.v1.WatchRunRequest
+	11, // 15: gantry.v1.PipelineService.FollowLog:input_type -> gantry.v1.FollowLogRequest
+	13, // 16: gantry.v1.PipelineService.CancelRun:input_type -> gantry.v1.CancelRunRequest
+	1,  // 17: gantry.v1.PipelineService.PlayJob:input_type -> gantry.v1.PlayJobRequest
+	4,  // 18: gantry.v1.PipelineService.SubmitRun:output_type -> gantry.v1.SubmitRunResponse
+	6,  // 19: gantry.v1.PipelineService.GetRun:output_type -> gantry.v1.GetRunResponse
+	8,  // 20: gantry.v1.PipelineService.ListRuns:output_type -> gantry.v1.ListRunsResponse
+	10, // 21: gantry.v1.PipelineService.WatchRun:output_type -> gantry.v1.WatchRunResponse
+	12, // 22: gantry.v1.PipelineService.FollowLog:output_type -> gantry.v1.FollowLogResponse
+	14, // 23: gantry.v1.PipelineService.CancelRun:output_type -> gantry.v1.CancelRunResponse
+	2,  // 24: gantry.v1.PipelineService.PlayJob:output_type -> gantry.v1.PlayJobResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_pipeline_proto_init() }
@@ -890,7 +1051,7 @@ func file_gantry_v1_pipeline_proto_init() {
 		return
 	}
 	file_gantry_v1_types_proto_init()
-	file_gantry_v1_pipeline_proto_msgTypes[1].OneofWrappers = []any{
+	file_gantry_v1_pipeline_proto_msgTypes[3].OneofWrappers = []any{
 		(*SubmitRunRequest_Header)(nil),
 		(*SubmitRunRequest_SourceChunk)(nil),
 	}
@@ -900,7 +1061,7 @@ func file_gantry_v1_pipeline_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_pipeline_proto_rawDesc), len(file_gantry_v1_pipeline_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

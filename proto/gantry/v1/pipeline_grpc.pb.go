@@ -25,6 +25,7 @@ const (
 	PipelineService_WatchRun_FullMethodName  = "/gantry.v1.PipelineService/WatchRun"
 	PipelineService_FollowLog_FullMethodName = "/gantry.v1.PipelineService/FollowLog"
 	PipelineService_CancelRun_FullMethodName = "/gantry.v1.PipelineService/CancelRun"
+	PipelineService_PlayJob_FullMethodName   = "/gantry.v1.PipelineService/PlayJob"
 )
 
 // PipelineServiceClient is the client API for PipelineService service.
@@ -45,6 +46,8 @@ type PipelineServiceClient interface {
 	// streaming until the job ends.
 	FollowLog(ctx context.Context, in *FollowLogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FollowLogResponse], error)
 	CancelRun(ctx context.Context, in *CancelRunRequest, opts ...grpc.CallOption) (*CancelRunResponse, error)
+	// PlayJob starts a manual job (or a delayed one at once).
+	PlayJob(ctx context.Context, in *PlayJobRequest, opts ...grpc.CallOption) (*PlayJobResponse, error)
 }
 
 type pipelineServiceClient struct {
@@ -136,6 +139,16 @@ func (c *pipelineServiceClient) CancelRun(ctx context.Context, in *CancelRunRequ
 	return out, nil
 }
 
+func (c *pipelineServiceClient) PlayJob(ctx context.Context, in *PlayJobRequest, opts ...grpc.CallOption) (*PlayJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PlayJobResponse)
+	err := c.cc.Invoke(ctx, PipelineService_PlayJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PipelineServiceServer is the server API for PipelineService service.
 // All implementations must embed UnimplementedPipelineServiceServer
 // for forward compatibility.
@@ -154,6 +167,8 @@ type PipelineServiceServer interface {
 	// streaming until the job ends.
 	FollowLog(*FollowLogRequest, grpc.ServerStreamingServer[FollowLogResponse]) error
 	CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error)
+	// PlayJob starts a manual job (or a delayed one at once).
+	PlayJob(context.Context, *PlayJobRequest) (*PlayJobResponse, error)
 	mustEmbedUnimplementedPipelineServiceServer()
 }
 
@@ -181,6 +196,9 @@ func (UnimplementedPipelineServiceServer) FollowLog(*FollowLogRequest, grpc.Serv
 }
 func (UnimplementedPipelineServiceServer) CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelRun not implemented")
+}
+func (UnimplementedPipelineServiceServer) PlayJob(context.Context, *PlayJobRequest) (*PlayJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PlayJob not implemented")
 }
 func (UnimplementedPipelineServiceServer) mustEmbedUnimplementedPipelineServiceServer() {}
 func (UnimplementedPipelineServiceServer) testEmbeddedByValue()                         {}
@@ -286,6 +304,24 @@ func _PipelineService_CancelRun_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PipelineService_PlayJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlayJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PipelineServiceServer).PlayJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PipelineService_PlayJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PipelineServiceServer).PlayJob(ctx, req.(*PlayJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PipelineService_ServiceDesc is the grpc.ServiceDesc for PipelineService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -304,6 +340,10 @@ var PipelineService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelRun",
 			Handler:    _PipelineService_CancelRun_Handler,
+		},
+		{
+			MethodName: "PlayJob",
+			Handler:    _PipelineService_PlayJob_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -35,6 +35,9 @@ const (
 	RunStatus_RUN_STATUS_SUCCESS  RunStatus = 3
 	RunStatus_RUN_STATUS_FAILED   RunStatus = 4
 	RunStatus_RUN_STATUS_CANCELED RunStatus = 5
+	// Waiting on a manual job that may not fail (allow_failure: false) to be
+	// played: later stages wait for it.
+	RunStatus_RUN_STATUS_BLOCKED RunStatus = 6
 )
 
 // Enum value maps for RunStatus.
@@ -46,6 +49,7 @@ var (
 		3: "RUN_STATUS_SUCCESS",
 		4: "RUN_STATUS_FAILED",
 		5: "RUN_STATUS_CANCELED",
+		6: "RUN_STATUS_BLOCKED",
 	}
 	RunStatus_value = map[string]int32{
 		"RUN_STATUS_UNSPECIFIED": 0,
@@ -54,6 +58,7 @@ var (
 		"RUN_STATUS_SUCCESS":     3,
 		"RUN_STATUS_FAILED":      4,
 		"RUN_STATUS_CANCELED":    5,
+		"RUN_STATUS_BLOCKED":     6,
 	}
 )
 
@@ -105,21 +110,27 @@ const (
 	// never received the lease, or came back without the job); the job was
 	// retried or failed.
 	JobStatus_JOB_STATUS_LOST JobStatus = 9
+	// A `when: manual` job whose turn has come: it waits for `gantry play`.
+	JobStatus_JOB_STATUS_MANUAL JobStatus = 10
+	// A `when: delayed` job waiting for its start time (scheduled_at).
+	JobStatus_JOB_STATUS_SCHEDULED JobStatus = 11
 )
 
 // Enum value maps for JobStatus.
 var (
 	JobStatus_name = map[int32]string{
-		0: "JOB_STATUS_UNSPECIFIED",
-		1: "JOB_STATUS_CREATED",
-		2: "JOB_STATUS_PENDING",
-		3: "JOB_STATUS_LEASED",
-		4: "JOB_STATUS_RUNNING",
-		5: "JOB_STATUS_SUCCESS",
-		6: "JOB_STATUS_FAILED",
-		7: "JOB_STATUS_CANCELED",
-		8: "JOB_STATUS_SKIPPED",
-		9: "JOB_STATUS_LOST",
+		0:  "JOB_STATUS_UNSPECIFIED",
+		1:  "JOB_STATUS_CREATED",
+		2:  "JOB_STATUS_PENDING",
+		3:  "JOB_STATUS_LEASED",
+		4:  "JOB_STATUS_RUNNING",
+		5:  "JOB_STATUS_SUCCESS",
+		6:  "JOB_STATUS_FAILED",
+		7:  "JOB_STATUS_CANCELED",
+		8:  "JOB_STATUS_SKIPPED",
+		9:  "JOB_STATUS_LOST",
+		10: "JOB_STATUS_MANUAL",
+		11: "JOB_STATUS_SCHEDULED",
 	}
 	JobStatus_value = map[string]int32{
 		"JOB_STATUS_UNSPECIFIED": 0,
@@ -132,6 +143,8 @@ var (
 		"JOB_STATUS_CANCELED":    7,
 		"JOB_STATUS_SKIPPED":     8,
 		"JOB_STATUS_LOST":        9,
+		"JOB_STATUS_MANUAL":      10,
+		"JOB_STATUS_SCHEDULED":   11,
 	}
 )
 
@@ -248,14 +261,21 @@ type Run struct {
 	Sha       string `protobuf:"bytes,4,opt,name=sha,proto3" json:"sha,omitempty"`
 	Submitter string `protobuf:"bytes,5,opt,name=submitter,proto3" json:"submitter,omitempty"`
 	// Path of the pipeline file inside the submitted source.
-	PipelinePath  string                 `protobuf:"bytes,6,opt,name=pipeline_path,json=pipelinePath,proto3" json:"pipeline_path,omitempty"`
-	Stages        []string               `protobuf:"bytes,7,rep,name=stages,proto3" json:"stages,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
-	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
-	ProjectName   string                 `protobuf:"bytes,11,opt,name=project_name,json=projectName,proto3" json:"project_name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PipelinePath string                 `protobuf:"bytes,6,opt,name=pipeline_path,json=pipelinePath,proto3" json:"pipeline_path,omitempty"`
+	Stages       []string               `protobuf:"bytes,7,rep,name=stages,proto3" json:"stages,omitempty"`
+	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	StartedAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	FinishedAt   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	ProjectName  string                 `protobuf:"bytes,11,opt,name=project_name,json=projectName,proto3" json:"project_name,omitempty"`
+	// workflow:name, with variables expanded.
+	Name string `protobuf:"bytes,12,opt,name=name,proto3" json:"name,omitempty"`
+	// The source of the run (push, web, schedule, merge_request_event...).
+	Source string `protobuf:"bytes,13,opt,name=source,proto3" json:"source,omitempty"`
+	// Jobs that failed but were allowed to (allow_failure): the run
+	// succeeded with warnings.
+	AllowedFailures int32 `protobuf:"varint,14,opt,name=allowed_failures,json=allowedFailures,proto3" json:"allowed_failures,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Run) Reset() {
@@ -365,6 +385,27 @@ func (x *Run) GetProjectName() string {
 	return ""
 }
 
+func (x *Run) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Run) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Run) GetAllowedFailures() int32 {
+	if x != nil {
+		return x.AllowedFailures
+	}
+	return 0
+}
+
 // Job is one job of a run, as seen by users.
 type Job struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -392,7 +433,18 @@ type Job struct {
 	PendingReason string `protobuf:"bytes,19,opt,name=pending_reason,json=pendingReason,proto3" json:"pending_reason,omitempty"`
 	Image         string `protobuf:"bytes,20,opt,name=image,proto3" json:"image,omitempty"`
 	// Every attempt so far, oldest first; lost attempts stay visible here.
-	Attempts      []*Attempt `protobuf:"bytes,21,rep,name=attempts,proto3" json:"attempts,omitempty"`
+	Attempts []*Attempt `protobuf:"bytes,21,rep,name=attempts,proto3" json:"attempts,omitempty"`
+	// on_success, on_failure, always, manual or delayed.
+	When string `protobuf:"bytes,22,opt,name=when,proto3" json:"when,omitempty"`
+	// The jobs this one waits for, when it uses `needs` (needs_set) rather
+	// than the order of stages; needs_set with no needs starts at once.
+	Needs    []string `protobuf:"bytes,23,rep,name=needs,proto3" json:"needs,omitempty"`
+	NeedsSet bool     `protobuf:"varint,24,opt,name=needs_set,json=needsSet,proto3" json:"needs_set,omitempty"`
+	// At most one job of a resource group runs at a time, across runs.
+	ResourceGroup string `protobuf:"bytes,25,opt,name=resource_group,json=resourceGroup,proto3" json:"resource_group,omitempty"`
+	// When a scheduled (delayed) job starts.
+	ScheduledAt   *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
+	Interruptible bool                   `protobuf:"varint,27,opt,name=interruptible,proto3" json:"interruptible,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -572,6 +624,48 @@ func (x *Job) GetAttempts() []*Attempt {
 		return x.Attempts
 	}
 	return nil
+}
+
+func (x *Job) GetWhen() string {
+	if x != nil {
+		return x.When
+	}
+	return ""
+}
+
+func (x *Job) GetNeeds() []string {
+	if x != nil {
+		return x.Needs
+	}
+	return nil
+}
+
+func (x *Job) GetNeedsSet() bool {
+	if x != nil {
+		return x.NeedsSet
+	}
+	return false
+}
+
+func (x *Job) GetResourceGroup() string {
+	if x != nil {
+		return x.ResourceGroup
+	}
+	return ""
+}
+
+func (x *Job) GetScheduledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledAt
+	}
+	return nil
+}
+
+func (x *Job) GetInterruptible() bool {
+	if x != nil {
+		return x.Interruptible
+	}
+	return false
 }
 
 // Attempt is one lease of a job to a runner.
@@ -1165,7 +1259,7 @@ var File_gantry_v1_types_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x15gantry/v1/types.proto\x12\tgantry.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x03\n" +
+	"\x15gantry/v1/types.proto\x12\tgantry.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x03\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12,\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x14.gantry.v1.RunStatusR\x06status\x12\x10\n" +
@@ -1181,7 +1275,10 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\vfinished_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12!\n" +
-	"\fproject_name\x18\v \x01(\tR\vprojectName\"\x92\x06\n" +
+	"\fproject_name\x18\v \x01(\tR\vprojectName\x12\x12\n" +
+	"\x04name\x18\f \x01(\tR\x04name\x12\x16\n" +
+	"\x06source\x18\r \x01(\tR\x06source\x12)\n" +
+	"\x10allowed_failures\x18\x0e \x01(\x05R\x0fallowedFailures\"\xe5\a\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\x03R\x05runId\x12\x12\n" +
@@ -1209,7 +1306,13 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"finishedAt\x12%\n" +
 	"\x0epending_reason\x18\x13 \x01(\tR\rpendingReason\x12\x14\n" +
 	"\x05image\x18\x14 \x01(\tR\x05image\x12.\n" +
-	"\battempts\x18\x15 \x03(\v2\x12.gantry.v1.AttemptR\battempts\"\xe5\x02\n" +
+	"\battempts\x18\x15 \x03(\v2\x12.gantry.v1.AttemptR\battempts\x12\x12\n" +
+	"\x04when\x18\x16 \x01(\tR\x04when\x12\x14\n" +
+	"\x05needs\x18\x17 \x03(\tR\x05needs\x12\x1b\n" +
+	"\tneeds_set\x18\x18 \x01(\bR\bneedsSet\x12%\n" +
+	"\x0eresource_group\x18\x19 \x01(\tR\rresourceGroup\x12=\n" +
+	"\fscheduled_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\x12$\n" +
+	"\rinterruptible\x18\x1b \x01(\bR\rinterruptible\"\xe5\x02\n" +
 	"\aAttempt\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\x12\x1b\n" +
 	"\trunner_id\x18\x02 \x01(\tR\brunnerId\x12\x1f\n" +
@@ -1269,14 +1372,15 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\fproject_name\x18\f \x01(\tR\vprojectName\x12\x12\n" +
 	"\x04tags\x18\r \x03(\tR\x04tags\x12\x1d\n" +
 	"\n" +
-	"has_source\x18\x0e \x01(\bR\thasSource*\x9f\x01\n" +
+	"has_source\x18\x0e \x01(\bR\thasSource*\xb7\x01\n" +
 	"\tRunStatus\x12\x1a\n" +
 	"\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RUN_STATUS_PENDING\x10\x01\x12\x16\n" +
 	"\x12RUN_STATUS_RUNNING\x10\x02\x12\x16\n" +
 	"\x12RUN_STATUS_SUCCESS\x10\x03\x12\x15\n" +
 	"\x11RUN_STATUS_FAILED\x10\x04\x12\x17\n" +
-	"\x13RUN_STATUS_CANCELED\x10\x05*\xfb\x01\n" +
+	"\x13RUN_STATUS_CANCELED\x10\x05\x12\x16\n" +
+	"\x12RUN_STATUS_BLOCKED\x10\x06*\xac\x02\n" +
 	"\tJobStatus\x12\x1a\n" +
 	"\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12JOB_STATUS_CREATED\x10\x01\x12\x16\n" +
@@ -1287,7 +1391,10 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x11JOB_STATUS_FAILED\x10\x06\x12\x17\n" +
 	"\x13JOB_STATUS_CANCELED\x10\a\x12\x16\n" +
 	"\x12JOB_STATUS_SKIPPED\x10\b\x12\x13\n" +
-	"\x0fJOB_STATUS_LOST\x10\t*\xce\x02\n" +
+	"\x0fJOB_STATUS_LOST\x10\t\x12\x15\n" +
+	"\x11JOB_STATUS_MANUAL\x10\n" +
+	"\x12\x18\n" +
+	"\x14JOB_STATUS_SCHEDULED\x10\v*\xce\x02\n" +
 	"\rFailureReason\x12\x1e\n" +
 	"\x1aFAILURE_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dFAILURE_REASON_SCRIPT_FAILURE\x10\x01\x12(\n" +
@@ -1340,22 +1447,23 @@ var file_gantry_v1_types_proto_depIdxs = []int32{
 	11, // 8: gantry.v1.Job.started_at:type_name -> google.protobuf.Timestamp
 	11, // 9: gantry.v1.Job.finished_at:type_name -> google.protobuf.Timestamp
 	5,  // 10: gantry.v1.Job.attempts:type_name -> gantry.v1.Attempt
-	1,  // 11: gantry.v1.Attempt.status:type_name -> gantry.v1.JobStatus
-	2,  // 12: gantry.v1.Attempt.failure_reason:type_name -> gantry.v1.FailureReason
-	11, // 13: gantry.v1.Attempt.leased_at:type_name -> google.protobuf.Timestamp
-	11, // 14: gantry.v1.Attempt.ended_at:type_name -> google.protobuf.Timestamp
-	11, // 15: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
-	11, // 16: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
-	9,  // 17: gantry.v1.ServiceSpec.variables:type_name -> gantry.v1.Variable
-	7,  // 18: gantry.v1.JobSpec.image:type_name -> gantry.v1.ImageSpec
-	8,  // 19: gantry.v1.JobSpec.services:type_name -> gantry.v1.ServiceSpec
-	9,  // 20: gantry.v1.JobSpec.variables:type_name -> gantry.v1.Variable
-	12, // 21: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	11, // 11: gantry.v1.Job.scheduled_at:type_name -> google.protobuf.Timestamp
+	1,  // 12: gantry.v1.Attempt.status:type_name -> gantry.v1.JobStatus
+	2,  // 13: gantry.v1.Attempt.failure_reason:type_name -> gantry.v1.FailureReason
+	11, // 14: gantry.v1.Attempt.leased_at:type_name -> google.protobuf.Timestamp
+	11, // 15: gantry.v1.Attempt.ended_at:type_name -> google.protobuf.Timestamp
+	11, // 16: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
+	11, // 17: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
+	9,  // 18: gantry.v1.ServiceSpec.variables:type_name -> gantry.v1.Variable
+	7,  // 19: gantry.v1.JobSpec.image:type_name -> gantry.v1.ImageSpec
+	8,  // 20: gantry.v1.JobSpec.services:type_name -> gantry.v1.ServiceSpec
+	9,  // 21: gantry.v1.JobSpec.variables:type_name -> gantry.v1.Variable
+	12, // 22: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_types_proto_init() }
