@@ -22,18 +22,21 @@ var runStatuses = map[model.RunStatus]gantryv1.RunStatus{
 	model.RunSuccess:  gantryv1.RunStatus_RUN_STATUS_SUCCESS,
 	model.RunFailed:   gantryv1.RunStatus_RUN_STATUS_FAILED,
 	model.RunCanceled: gantryv1.RunStatus_RUN_STATUS_CANCELED,
+	model.RunBlocked:  gantryv1.RunStatus_RUN_STATUS_BLOCKED,
 }
 
 var jobStatuses = map[model.JobStatus]gantryv1.JobStatus{
-	model.JobCreated:  gantryv1.JobStatus_JOB_STATUS_CREATED,
-	model.JobPending:  gantryv1.JobStatus_JOB_STATUS_PENDING,
-	model.JobLeased:   gantryv1.JobStatus_JOB_STATUS_LEASED,
-	model.JobRunning:  gantryv1.JobStatus_JOB_STATUS_RUNNING,
-	model.JobSuccess:  gantryv1.JobStatus_JOB_STATUS_SUCCESS,
-	model.JobFailed:   gantryv1.JobStatus_JOB_STATUS_FAILED,
-	model.JobCanceled: gantryv1.JobStatus_JOB_STATUS_CANCELED,
-	model.JobSkipped:  gantryv1.JobStatus_JOB_STATUS_SKIPPED,
-	model.JobLost:     gantryv1.JobStatus_JOB_STATUS_LOST,
+	model.JobCreated:   gantryv1.JobStatus_JOB_STATUS_CREATED,
+	model.JobPending:   gantryv1.JobStatus_JOB_STATUS_PENDING,
+	model.JobLeased:    gantryv1.JobStatus_JOB_STATUS_LEASED,
+	model.JobRunning:   gantryv1.JobStatus_JOB_STATUS_RUNNING,
+	model.JobSuccess:   gantryv1.JobStatus_JOB_STATUS_SUCCESS,
+	model.JobFailed:    gantryv1.JobStatus_JOB_STATUS_FAILED,
+	model.JobCanceled:  gantryv1.JobStatus_JOB_STATUS_CANCELED,
+	model.JobSkipped:   gantryv1.JobStatus_JOB_STATUS_SKIPPED,
+	model.JobLost:      gantryv1.JobStatus_JOB_STATUS_LOST,
+	model.JobManual:    gantryv1.JobStatus_JOB_STATUS_MANUAL,
+	model.JobScheduled: gantryv1.JobStatus_JOB_STATUS_SCHEDULED,
 }
 
 var reasons = map[model.FailureReason]gantryv1.FailureReason{
@@ -76,6 +79,7 @@ func runToProto(r *model.Run) *gantryv1.Run {
 		Id: r.ID, Status: runStatuses[r.Status], Ref: r.Ref, Sha: r.SHA, Submitter: r.Submitter,
 		PipelinePath: r.PipelinePath, Stages: r.Stages, ProjectName: r.ProjectName,
 		CreatedAt: ts(r.CreatedAt), StartedAt: ts(r.StartedAt), FinishedAt: ts(r.FinishedAt),
+		Name: r.Name, Source: r.Source, AllowedFailures: int32(r.AllowedFailures),
 	}
 }
 
@@ -87,7 +91,16 @@ func jobToProto(j *model.Job) *gantryv1.Job {
 		RunnerId: j.RunnerID, RunnerName: j.RunnerName, Epoch: j.Epoch, Image: j.Image,
 		CreatedAt: ts(j.CreatedAt), QueuedAt: ts(j.QueuedAt), StartedAt: ts(j.StartedAt), FinishedAt: ts(j.FinishedAt),
 		Attempts: attemptsToProto(j.Attempts),
+		When:     whenOf(j), Needs: j.Needs, NeedsSet: j.UsesNeeds, ResourceGroup: j.ResourceGroup,
+		ScheduledAt: ts(j.ScheduledAt), Interruptible: j.Interruptible,
 	}
+}
+
+func whenOf(j *model.Job) string {
+	if j.When == "" {
+		return "on_success"
+	}
+	return j.When
 }
 
 func attemptsToProto(in []model.Attempt) []*gantryv1.Attempt {

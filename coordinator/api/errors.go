@@ -49,7 +49,8 @@ func toStatus(err error) error {
 		code = codes.DeadlineExceeded
 	case errors.Is(err, store.ErrNotFound):
 		code = codes.NotFound
-	case errors.Is(err, scheduler.ErrStaleEpoch), errors.Is(err, scheduler.ErrNotHeld), errors.Is(err, ErrProtocol), errors.Is(err, scheduler.ErrNotConnected):
+	case errors.Is(err, scheduler.ErrStaleEpoch), errors.Is(err, scheduler.ErrNotHeld), errors.Is(err, ErrProtocol), errors.Is(err, scheduler.ErrNotConnected),
+		errors.Is(err, submit.ErrNoPipeline), errors.Is(err, scheduler.ErrNotPlayable):
 		code = codes.FailedPrecondition
 	case errors.Is(err, submit.ErrInvalidPipeline), errors.Is(err, ErrInvalidArgument), errors.Is(err, scheduler.ErrInvalidTransition):
 		code = codes.InvalidArgument

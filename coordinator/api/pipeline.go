@@ -49,12 +49,30 @@ func (h *PipelineHandler) SubmitRun(stream gantryv1.PipelineService_SubmitRunSer
 	rs, warnings, err := h.submit.Submit(stream.Context(), submit.Request{
 		Pipeline: hdr.GetPipeline(), PipelinePath: hdr.GetPipelinePath(), Ref: hdr.GetRef(), SHA: hdr.GetSha(),
 		Submitter: hdr.GetSubmitter(), ProjectName: hdr.GetProjectName(), Variables: hdr.GetVariables(),
-		Source: &chunkReader{recv: stream.Recv},
+		Archive: &chunkReader{recv: stream.Recv},
+		IsTag:   hdr.GetRefIsTag(), PipelineSource: hdr.GetSource(), DefaultBranch: hdr.GetDefaultBranch(),
+		ChangedFiles: hdr.GetChangedFiles(), ChangedFilesKnown: hdr.GetChangedFilesKnown(),
 	})
 	if err != nil {
 		return err
 	}
+	if err := h.sched.SupersedeOlderRuns(stream.Context(), rs.Run); err != nil {
+		// The new run exists; failing to cancel older ones is not its fault.
+		h.log.Warn("auto-cancel older runs", zap.Int64("run_id", rs.Run.ID), zap.Error(err))
+	}
 	return stream.SendAndClose(&gantryv1.SubmitRunResponse{Run: runToProto(rs.Run), Jobs: h.jobs(rs), Warnings: warnings})
+}
+
+// PlayJob starts a manual or delayed job.
+func (h *PipelineHandler) PlayJob(ctx context.Context, req *gantryv1.PlayJobRequest) (*gantryv1.PlayJobResponse, error) {
+	if req.GetRunId() <= 0 || req.GetJobName() == "" {
+		return nil, fmt.Errorf("%w: PlayJob needs a run id and a job name", ErrInvalidArgument)
+	}
+	j, err := h.sched.PlayJob(ctx, req.GetRunId(), req.GetJobName())
+	if err != nil {
+		return nil, err
+	}
+	return &gantryv1.PlayJobResponse{Job: jobToProto(j)}, nil
 }
 
 var _ io.Reader = (*chunkReader)(nil)
@@ -85,16 +103,17 @@ func (h *PipelineHandler) jobs(rs *store.RunState) []*gantryv1.Job {
 	for _, j := range rs.Jobs {
 		pj := jobToProto(j)
 		if j.Status == model.JobPending {
-			// One explanation per tag set: each scans every runner session.
-			key := strings.Join(j.Tags, "\x00")
+			// One explanation per tag set and limits: each scans every
+			// runner session.
+			key := strings.Join(j.Tags, "\x00") + "\x01" + j.ResourceGroup + "\x01" + j.MatrixGroup
 			r, ok := reasons[key]
 			if !ok {
-				r = h.sched.Explain(j)
+				r = h.sched.Explain(j, rs.Jobs)
 				reasons[key] = r
 			}
 			pj.PendingReason = r
 		} else {
-			pj.PendingReason = h.sched.Explain(j)
+			pj.PendingReason = h.sched.Explain(j, rs.Jobs)
 		}
 		out = append(out, pj)
 	}

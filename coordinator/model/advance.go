@@ -44,6 +44,7 @@ func Advance(run *Run, jobs []*Job, now time.Time) {
 		release(jobs, now)
 	}
 	run.Status = runStatus(run, jobs)
+	run.AllowedFailures = AllowedFailures(jobs)
 	if run.Status != RunPending && run.StartedAt.IsZero() {
 		run.StartedAt = now
 	}

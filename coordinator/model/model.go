@@ -103,6 +103,9 @@ type Run struct {
 	// AutoCancel is workflow:auto_cancel:on_new_commit: conservative
 	// (""), interruptible or none.
 	AutoCancel string `json:"auto_cancel,omitempty"`
+	// AllowedFailures counts the jobs that failed as allow_failure lets
+	// them: the run succeeds with warnings.
+	AllowedFailures int `json:"allowed_failures,omitempty"`
 }
 
 // Attempt is the record of one lease of a job.

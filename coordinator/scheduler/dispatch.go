@@ -96,9 +96,13 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 	}
 	groups := s.groups()
 	var plan []assignment
+	s.mu.Lock()
 	for _, e := range entries {
 		if len(groups) == 0 {
 			break
+		}
+		if free, _ := s.limitFreeLocked(e.RunID, e.Limits); !free {
+			continue
 		}
 		for gi := 0; gi < len(groups); gi++ {
 			g := groups[gi]
@@ -107,16 +111,13 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 			}
 			if ss := g.take(e.JobID); ss != nil {
 				plan = append(plan, assignment{e, ss})
+				s.holdLocked(e.JobID, e.RunID, e.Limits)
 				break
 			}
 			groups = slices.Delete(groups, gi, gi+1) // full
 			gi--
 		}
 	}
-	if len(plan) == 0 {
-		return
-	}
-	s.mu.Lock()
 	for _, a := range plan {
 		s.leasing[a.entry.JobID] = struct{}{}
 	}
@@ -127,7 +128,7 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 		case <-ctx.Done():
 			for _, a := range plan[i:] {
 				a.ss.release(a.entry.JobID)
-				s.leased(a.entry.JobID, 0)
+				s.leased(a.entry, 0)
 			}
 			return
 		}
@@ -136,7 +137,7 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 			defer s.leases.Done()
 			rev := s.leaseOne(ctx, a)
 			<-s.leaseSlots
-			s.leased(a.entry.JobID, rev)
+			s.leased(a.entry, rev)
 		}()
 	}
 }
@@ -144,11 +145,14 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 // leased ends a lease transaction: the job (which left the mirrored queue
 // if the lease was committed) may be planned again, and if it was not
 // leased, the session's slot is free again for another round.
-func (s *Scheduler) leased(jobID, rev int64) {
+// A job not leased stops counting against its limits; a leased one counts
+// until its lease key goes.
+func (s *Scheduler) leased(e store.QueueEntry, rev int64) {
 	s.mu.Lock()
-	delete(s.leasing, jobID)
+	delete(s.leasing, e.JobID)
 	s.mu.Unlock()
 	if rev == 0 {
+		s.unhold(e.JobID, e.RunID, e.Limits)
 		s.Kick()
 	}
 }

@@ -105,8 +105,9 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 	now := s.now()
 	var runStatus model.RunStatus
 	var retrying bool
+	var cancel []model.Job
 	_, err = s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
-		runStatus, retrying = rs.Run.Status, false
+		runStatus, retrying, cancel = rs.Run.Status, false, nil
 		if resentCompletion(rs.Job(jobID), runnerID, epoch, c.Status) {
 			return nil
 		}
@@ -140,11 +141,15 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 		setAttempt(j, c.Status, c.FailureReason, c.FailureMessage, now)
 		model.Advance(rs.Run, rs.Jobs, now)
 		runStatus = rs.Run.Status
+		if !rs.Run.CancelRequested {
+			cancel = toCancel(rs)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	s.cancelHeld(cancel, "a job of its matrix failed (fail-fast)")
 	s.ended.Store(jobID, epoch)
 	s.releaseJob(runnerID, jobID)
 	fields := []zap.Field{zap.Int64("run_id", runID), zap.Int64("job_id", jobID), zap.Int64("epoch", epoch), zap.String("runner_id", runnerID), zap.String("status", string(c.Status))}

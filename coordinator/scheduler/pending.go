@@ -4,22 +4,71 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gantry-ci/gantry/coordinator/model"
 	"github.com/gantry-ci/gantry/coordinator/store"
 )
 
-// Explain says in words why a job that has not started waits, or "" for
-// a job that is not waiting.
-func (s *Scheduler) Explain(j *model.Job) string {
+// Explain says in words why a job of a run (with the run's jobs) that has
+// not started waits, or "" for a job that is not waiting.
+func (s *Scheduler) Explain(j *model.Job, jobs []*model.Job) string {
 	switch j.Status {
 	case model.JobCreated:
-		return "waiting for the jobs of earlier stages to finish"
+		return waitingOn(j, jobs)
 	case model.JobPending:
+		s.mu.Lock()
+		free, why := s.limitFreeLocked(j.RunID, store.LimitsOf(j))
+		s.mu.Unlock()
+		if !free {
+			return why
+		}
 		return s.PendingReason(j.Tags)
+	case model.JobManual:
+		return fmt.Sprintf("manual job: waiting to be played (gantry play %d %q)", j.RunID, j.Name)
+	case model.JobScheduled:
+		return fmt.Sprintf("delayed job: starts at %s (in %s)", j.ScheduledAt.UTC().Format(time.TimeOnly), time.Until(j.ScheduledAt).Round(time.Second))
 	}
 	return ""
+}
+
+// waitingOn names what a created job waits for.
+func waitingOn(j *model.Job, jobs []*model.Job) string {
+	var open, manual []string
+	for _, p := range jobs {
+		var before bool
+		if j.UsesNeeds {
+			before = slices.Contains(j.Needs, p.Name)
+		} else {
+			before = p.StageIndex < j.StageIndex
+		}
+		switch {
+		case !before || p.Status.Terminal():
+		case p.Status == model.JobManual && !p.AllowFailure, p.Status == model.JobManual && j.UsesNeeds:
+			manual = append(manual, p.Name)
+		case p.Status != model.JobManual:
+			open = append(open, p.Name)
+		}
+	}
+	switch {
+	case len(manual) > 0 && len(open) == 0:
+		return fmt.Sprintf("waiting for manual job %s to be played", strings.Join(quoteAll(manual), ", "))
+	case j.UsesNeeds:
+		return fmt.Sprintf("waiting on needs: %s", strings.Join(quoteAll(append(open, manual...)), ", "))
+	default:
+		return "waiting for the jobs of earlier stages to finish"
+	}
+}
+
+func quoteAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strconv.Quote(n)
+	}
+	return out
 }
 
 // PendingReason explains in words why a queued job with tags waits.
@@ -77,7 +126,7 @@ func (s *Scheduler) PendingJobs(ctx context.Context) ([]PendingJob, error) {
 			return nil, err
 		}
 		for _, j := range rs.Jobs {
-			if reason := s.Explain(j); reason != "" {
+			if reason := s.Explain(j, rs.Jobs); reason != "" {
 				out = append(out, PendingJob{Job: j, Reason: reason})
 			}
 		}

@@ -79,6 +79,9 @@ type Scheduler struct {
 	// older than the removal must not bring the entry back.
 	removed  map[int64]int64
 	watchRev int64
+	// holders are the jobs counting against each concurrency limit
+	// (resource group, matrix max-parallel): planned or held.
+	holders map[string]map[int64]struct{}
 
 	kick chan struct{}
 
@@ -106,6 +109,7 @@ func New(st *store.Store, cfg Config, logger *zap.Logger) *Scheduler {
 		queue:    map[int64]store.QueueEntry{},
 		sessions: map[string]*Session{},
 		removed:  map[int64]int64{},
+		holders:  map[string]map[int64]struct{}{},
 		kick:     make(chan struct{}, 1),
 
 		leasing:    map[int64]struct{}{},
@@ -157,6 +161,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	g.Go(func() error { return s.retry(ctx, "queue watch", s.followQueue) })
 	g.Go(func() error { return s.retry(ctx, "lease watch", s.followLeases) })
 	g.Go(func() error { return s.dispatchLoop(ctx) })
+	g.Go(func() error { return s.startDelayed(ctx) })
 	err := g.Wait()
 	s.leases.Wait()
 	if ctx.Err() != nil {
@@ -242,7 +247,12 @@ func (s *Scheduler) followLeases(ctx context.Context) error {
 	if err := s.recoverOrphans(ctx, held); err != nil {
 		return err
 	}
-	return s.store.WatchLeaseExpiry(ctx, rev, func(jobID, epoch int64) {
+	s.resetHolders(leases)
+	return s.store.WatchLeaseEnds(ctx, rev, func(l store.LeaseEntry) {
+		jobID, epoch := l.JobID, l.Epoch
+		if l.RunID != 0 {
+			s.unhold(jobID, l.RunID, l.Limits)
+		}
 		if e, ok := s.ended.Load(jobID); ok && e.(int64) == epoch {
 			// This coordinator ended that attempt itself: the deletion is
 			// the end's, not an expiry, and needs no read.

@@ -220,7 +220,7 @@ func (s *Scheduler) adopt(ctx context.Context, ss *Session, jobID, epoch int64) 
 		adopted = j != nil && j.Status.Active() && j.Epoch == epoch && j.RunnerID == ss.Runner.ID
 		if adopted {
 			j.SessionLease = ss.Lease
-			canceled = rs.Run.CancelRequested
+			canceled = rs.Run.CancelRequested || j.CancelRequested
 		}
 		return nil
 	})

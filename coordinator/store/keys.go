@@ -28,6 +28,8 @@ func (k keys) run(id int64) string        { return k.prefix + "run/" + pad(id) }
 func (k keys) runs() string               { return k.prefix + "run/" }
 func (k keys) jobs(runID int64) string    { return k.prefix + "jobs/" + pad(runID) + "/" }
 func (k keys) job(runID, id int64) string { return k.jobs(runID) + pad(id) }
+func (k keys) delayedJobs() string        { return k.prefix + "delayed/" }
+func (k keys) delayed(id int64) string    { return k.delayedJobs() + pad(id) }
 func (k keys) spec(id int64) string       { return k.prefix + "specs/" + pad(id) }
 func (k keys) jobIndex(id int64) string   { return k.prefix + "jobindex/" + pad(id) }
 func (k keys) queue() string              { return k.prefix + "queue/" }

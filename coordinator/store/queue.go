@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -112,11 +113,40 @@ func (s *Store) Leases(ctx context.Context) ([]LeaseEntry, int64, error) {
 	return out, resp.Header.Revision, nil
 }
 
+// DueJobs returns the scheduled (when: delayed) jobs due at now.
+func (s *Store) DueJobs(ctx context.Context, now time.Time) ([]DelayedEntry, error) {
+	resp, err := s.cli.Get(ctx, s.k.delayedJobs(), clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("read delayed jobs: %w", err)
+	}
+	var out []DelayedEntry
+	for _, kv := range resp.Kvs {
+		id, err := idFromKey(string(kv.Key))
+		if err != nil {
+			return nil, fmt.Errorf("delayed key %q: %w", kv.Key, err)
+		}
+		e := DelayedEntry{JobID: id}
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			return nil, fmt.Errorf("delayed entry %q: %w", kv.Key, err)
+		}
+		if !e.At.After(now) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // WatchLeaseExpiry calls fn with the job id and attempt epoch (0 when
 // etcd no longer has the deleted value) of every lease key deleted after
 // rev (a job ended, or its runner session's etcd lease expired), until ctx
 // ends or the watch fails.
 func (s *Store) WatchLeaseExpiry(ctx context.Context, rev int64, fn func(jobID, epoch int64)) error {
+	return s.WatchLeaseEnds(ctx, rev, func(e LeaseEntry) { fn(e.JobID, e.Epoch) })
+}
+
+// WatchLeaseEnds is WatchLeaseExpiry with the whole deleted entry (only
+// JobID set when etcd no longer has the value).
+func (s *Store) WatchLeaseEnds(ctx context.Context, rev int64, fn func(LeaseEntry)) error {
 	wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.k.leases(), clientv3.WithPrefix(),
 		clientv3.WithRev(rev+1), clientv3.WithFilterPut(), clientv3.WithPrevKV())
 	for resp := range wch {
@@ -132,7 +162,8 @@ func (s *Store) WatchLeaseExpiry(ctx context.Context, rev int64, fn func(jobID, 
 			if ev.PrevKv != nil {
 				_ = json.Unmarshal(ev.PrevKv.Value, &prev) // a bad value just means "unknown epoch"
 			}
-			fn(id, prev.Epoch)
+			prev.JobID = id
+			fn(prev)
 		}
 	}
 	if err := ctx.Err(); err != nil {

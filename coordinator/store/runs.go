@@ -95,6 +95,9 @@ func (s *Store) CreateRun(ctx context.Context, n int, build func(runID int64, jo
 				ops = append(ops, clientv3.OpPut(s.k.queued(j.ID), mustJSON(e)))
 				qevs = append(qevs, QueueEvent{Entry: e, Added: true})
 			}
+			if j.Status == model.JobScheduled {
+				ops = append(ops, clientv3.OpPut(s.k.delayed(j.ID), mustJSON(DelayedEntry{RunID: runID, At: j.ScheduledAt})))
+			}
 		}
 		tr, err := s.txn(ctx).If(
 			clientv3.Compare(clientv3.ModRevision(s.k.counter("run")), "=", runRev),
@@ -204,9 +207,16 @@ func (s *Store) indexOps(runID int64, before model.Job, after *model.Job, qevs *
 			opts = append(opts, clientv3.WithLease(clientv3.LeaseID(after.SessionLease)))
 		}
 		ops = append(ops, clientv3.OpPut(s.k.lease(after.ID),
-			mustJSON(LeaseEntry{RunID: runID, RunnerID: after.RunnerID, Epoch: after.Epoch}), opts...))
+			mustJSON(LeaseEntry{RunID: runID, RunnerID: after.RunnerID, Epoch: after.Epoch, Limits: LimitsOf(after)}), opts...))
 	case wasHeld && !isHeld:
 		ops = append(ops, clientv3.OpDelete(s.k.lease(after.ID)))
+	}
+	wasDelayed, isDelayed := before.Status == model.JobScheduled, after.Status == model.JobScheduled
+	switch {
+	case isDelayed && (!wasDelayed || !before.ScheduledAt.Equal(after.ScheduledAt)):
+		ops = append(ops, clientv3.OpPut(s.k.delayed(after.ID), mustJSON(DelayedEntry{RunID: runID, At: after.ScheduledAt})))
+	case wasDelayed && !isDelayed:
+		ops = append(ops, clientv3.OpDelete(s.k.delayed(after.ID)))
 	}
 	return ops
 }
@@ -218,7 +228,7 @@ func queueEntry(runID int64, j *model.Job) QueueEntry {
 	if len(j.Attempts) > 0 {
 		prio = 1
 	}
-	return QueueEntry{JobID: j.ID, RunID: runID, Tags: j.Tags, Priority: prio}
+	return QueueEntry{JobID: j.ID, RunID: runID, Tags: j.Tags, Priority: prio, Limits: LimitsOf(j)}
 }
 
 // ListRuns returns up to limit runs, newest first, with ids below beforeID

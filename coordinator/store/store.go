@@ -18,9 +18,12 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/gantry-ci/gantry/coordinator/model"
 )
 
 // Sentinel errors.
@@ -70,6 +73,7 @@ type QueueEntry struct {
 	RunID    int64    `json:"run_id"`
 	Tags     []string `json:"tags,omitempty"`
 	Priority int      `json:"priority,omitempty"`
+	Limits
 	// Rev is the revision the entry was written at, or for a removal the
 	// revision it was removed at.
 	Rev int64 `json:"-"`
@@ -81,6 +85,32 @@ type LeaseEntry struct {
 	RunID    int64  `json:"run_id"`
 	RunnerID string `json:"runner_id"`
 	Epoch    int64  `json:"epoch"`
+	Limits
+}
+
+// Limits are the concurrency limits a job counts against while held: its
+// resource group (one job at a time across runs) and its GitHub matrix
+// group (MaxParallel at a time within the run).
+type Limits struct {
+	ResourceGroup string `json:"resource_group,omitempty"`
+	MatrixGroup   string `json:"matrix_group,omitempty"`
+	MaxParallel   int    `json:"max_parallel,omitempty"`
+}
+
+// LimitsOf returns a job's limits.
+func LimitsOf(j *model.Job) Limits {
+	l := Limits{ResourceGroup: j.ResourceGroup}
+	if j.MaxParallel > 0 {
+		l.MatrixGroup, l.MaxParallel = j.MatrixGroup, j.MaxParallel
+	}
+	return l
+}
+
+// DelayedEntry is the value of a scheduled (when: delayed) job's key.
+type DelayedEntry struct {
+	JobID int64     `json:"-"`
+	RunID int64     `json:"run_id"`
+	At    time.Time `json:"at"`
 }
 
 func (s *Store) txn(ctx context.Context) clientv3.Txn { return s.cli.Txn(ctx) }

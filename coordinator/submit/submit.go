@@ -1,6 +1,8 @@
 // Package submit turns a submitted pipeline file into a stored run: it
-// parses the file, expands it into jobs with their execution specs and
-// predefined variables, stores the source archive, and creates the run.
+// stores the source archive, parses the file with the files it includes
+// from that source, plans what runs for the ref (workflow rules, rules,
+// only/except, parallel and matrix jobs, needs), and creates the run with
+// each job's execution spec and predefined variables.
 package submit
 
 import (
@@ -8,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"io/fs"
 	"strconv"
 	"time"
 
@@ -23,8 +25,13 @@ import (
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
-// ErrInvalidPipeline wraps every problem with the submitted pipeline.
-var ErrInvalidPipeline = errors.New("invalid pipeline")
+var (
+	// ErrInvalidPipeline wraps every problem with the submitted pipeline.
+	ErrInvalidPipeline = errors.New("invalid pipeline")
+	// ErrNoPipeline means the file is valid but its rules create no
+	// pipeline for this ref (GitLab's "filtered out by workflow rules").
+	ErrNoPipeline = errors.New("no pipeline for this ref")
+)
 
 // DefaultJobTimeout is GitLab's default job timeout.
 const DefaultJobTimeout = time.Hour
@@ -34,12 +41,22 @@ type Request struct {
 	Pipeline     []byte
 	PipelinePath string
 	Ref          string
-	SHA          string
-	Submitter    string
-	ProjectName  string
-	Variables    []*gantryv1.Variable
-	// Source is the tar.gz of the working tree; nil or empty means none.
-	Source io.Reader
+	// IsTag: Ref names a tag.
+	IsTag     bool
+	SHA       string
+	Submitter string
+	// ProjectName is CI_PROJECT_NAME.
+	ProjectName string
+	Variables   []*gantryv1.Variable
+	// PipelineSource is GitLab's CI_PIPELINE_SOURCE (push when empty).
+	PipelineSource string
+	// DefaultBranch is CI_DEFAULT_BRANCH (main when empty).
+	DefaultBranch string
+	// ChangedFiles, when ChangedFilesKnown, answer `rules:changes`.
+	ChangedFiles      []string
+	ChangedFilesKnown bool
+	// Archive is the tar.gz of the working tree; nil or empty means none.
+	Archive io.Reader
 }
 
 // Service creates runs.
@@ -57,8 +74,9 @@ func New(st *store.Store, blobs *blob.FS, maxSourceBytes int64, logger *zap.Logg
 }
 
 // Submit validates and stores a run. Pipeline problems are returned as
-// ErrInvalidPipeline wrapping the parser's positioned errors; nothing is
-// stored then.
+// ErrInvalidPipeline wrapping the parser's positioned errors, a pipeline
+// its rules do not create as ErrNoPipeline; nothing is stored then but
+// the source archive.
 func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []string, error) {
 	if req.PipelinePath == "" {
 		req.PipelinePath = ".gantry.yml"
@@ -66,40 +84,71 @@ func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []s
 	if req.ProjectName == "" {
 		req.ProjectName = "project"
 	}
-	p, err := pipeline.Parse(req.PipelinePath, req.Pipeline)
+	if req.PipelineSource == "" {
+		req.PipelineSource = "push"
+	}
+	if req.DefaultBranch == "" {
+		req.DefaultBranch = "main"
+	}
+	digest, src, err := s.storeSource(ctx, req.Archive)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	in := pipeline.PlanInput{
+		Ref: req.Ref, IsTag: req.IsTag, SHA: req.SHA, Source: req.PipelineSource, DefaultBranch: req.DefaultBranch,
+		Predefined: []pipeline.Variable{
+			{Key: "GANTRY", Value: "true"},
+			{Key: "CI_SERVER_NAME", Value: "Gantry"},
+			{Key: "CI_PROJECT_NAME", Value: req.ProjectName},
+		},
+	}
+	if req.ChangedFilesKnown {
+		in.ChangedFiles = append([]string{}, req.ChangedFiles...)
+	}
+	masked := map[string]bool{}
+	for _, v := range req.Variables {
+		in.Variables = append(in.Variables, pipeline.Variable{Key: v.GetKey(), Value: v.GetValue()})
+		masked[v.GetKey()] = v.GetMasked()
+	}
+	opts := pipeline.ParseOptions{Facts: &in, ReadFile: noSource}
+	if src != nil {
+		opts.ReadFile, opts.ListFiles = src.ReadFile, src.ListFiles
+		in.FileExists = src.exists(pipeline.MatchGlob)
+	}
+	p, err := pipeline.ParseWith(req.PipelinePath, req.Pipeline, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidPipeline, err)
 	}
 	if len(p.Jobs) == 0 {
 		return nil, nil, fmt.Errorf("%w: %s: the pipeline defines no jobs to run (hidden `.jobs` are templates)", ErrInvalidPipeline, req.PipelinePath)
 	}
+	plan, err := p.Plan(in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidPipeline, err)
+	}
+	if !plan.Created {
+		return nil, nil, fmt.Errorf("%w %q (source %s): %s", ErrNoPipeline, req.Ref, req.PipelineSource, plan.Reason)
+	}
 	warnings := make([]string, 0, len(p.Warnings))
 	for _, w := range p.Warnings {
 		warnings = append(warnings, w.String())
 	}
-	warnings = append(warnings, notHonoured(p)...)
-
-	var digest string
-	if req.Source != nil {
-		res, err := s.blobs.PutContentAddressed(ctx, "sources", ".tar.gz", req.Source, s.maxSourceBytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("store source archive: %w", err)
-		}
-		if res.Size > 0 {
-			digest = res.SHA256
-		}
-	}
+	warnings = append(warnings, notHonoured(plan)...)
 
 	now := s.now()
-	rs, err := s.store.CreateRun(ctx, len(p.Jobs), func(runID int64, jobIDs []int64) (*model.Run, []*model.Job, error) {
+	rs, err := s.store.CreateRun(ctx, len(plan.Jobs), func(runID int64, jobIDs []int64) (*model.Run, []*model.Job, error) {
 		run := &model.Run{
 			ID: runID, Status: model.RunPending, Ref: req.Ref, SHA: req.SHA, Submitter: req.Submitter,
-			ProjectName: req.ProjectName, PipelinePath: req.PipelinePath, Stages: p.Stages,
-			JobIDs: jobIDs, SourceDigest: digest, CreatedAt: now,
+			ProjectName: req.ProjectName, PipelinePath: req.PipelinePath, Stages: plan.Stages,
+			JobIDs: jobIDs, SourceDigest: digest, CreatedAt: now, Name: plan.Name, Source: req.PipelineSource,
 		}
-		jobs := make([]*model.Job, len(p.Jobs))
-		for i, pj := range p.Jobs {
-			j, err := s.job(run, jobIDs[i], p, pj, req.Variables)
+		if plan.AutoCancel != nil {
+			run.AutoCancel = plan.AutoCancel.OnNewCommit
+		}
+		jobs := make([]*model.Job, len(plan.Jobs))
+		for i, pj := range plan.Jobs {
+			j, err := s.job(run, jobIDs[i], pj, masked)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -116,74 +165,107 @@ func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []s
 	return rs, warnings, nil
 }
 
-// job builds a stored job and its execution spec.
-func (s *Service) job(run *model.Run, id int64, p *pipeline.Pipeline, pj *pipeline.Job, extra []*gantryv1.Variable) (*model.Job, error) {
+func noSource(name string) ([]byte, error) {
+	return nil, fmt.Errorf("%s: no source tree was submitted with the pipeline: %w", name, fs.ErrNotExist)
+}
+
+// storeSource stores the archive, if any, and indexes its files.
+func (s *Service) storeSource(ctx context.Context, archive io.Reader) (string, *tree, error) {
+	if archive == nil {
+		return "", nil, nil
+	}
+	res, err := s.blobs.PutContentAddressed(ctx, "sources", ".tar.gz", archive, s.maxSourceBytes)
+	if err != nil {
+		return "", nil, fmt.Errorf("store source archive: %w", err)
+	}
+	if res.Size == 0 {
+		return "", nil, nil
+	}
+	f, err := s.blobs.Open(ctx, "sources/"+res.SHA256+".tar.gz")
+	if err != nil {
+		return "", nil, fmt.Errorf("read source archive: %w", err)
+	}
+	defer f.Close()
+	t, err := readTree(f)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrInvalidPipeline, err)
+	}
+	return res.SHA256, t, nil
+}
+
+// job builds a stored job and its execution spec from a planned job.
+func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map[string]bool) (*model.Job, error) {
+	def := pj.Job
+	timeout := pj.Timeout
+	if timeout <= 0 {
+		timeout = DefaultJobTimeout
+	}
 	spec := &gantryv1.JobSpec{
 		RunId: run.ID, JobId: id, Name: pj.Name, Stage: pj.Stage,
-		BeforeScript: pj.BeforeScript, Script: pj.Script, AfterScript: pj.AfterScript,
-		Timeout: durationpb.New(DefaultJobTimeout), ProjectName: run.ProjectName, Tags: pj.Tags,
+		BeforeScript: def.BeforeScript, Script: def.Script, AfterScript: def.AfterScript,
+		Timeout: durationpb.New(timeout), ProjectName: run.ProjectName, Tags: pj.Tags,
 		HasSource: run.SourceDigest != "",
 	}
-	if pj.Image != nil {
-		spec.Image = &gantryv1.ImageSpec{Name: pj.Image.Name, Entrypoint: pj.Image.Entrypoint, EntrypointSet: pj.Image.EntrypointSet}
+	if def.Image != nil {
+		spec.Image = &gantryv1.ImageSpec{Name: def.Image.Name, Entrypoint: def.Image.Entrypoint, EntrypointSet: def.Image.EntrypointSet}
 	}
-	for _, sv := range pj.Services {
+	for _, sv := range def.Services {
 		spec.Services = append(spec.Services, &gantryv1.ServiceSpec{
 			Name: sv.Name, Alias: sv.Alias, Entrypoint: sv.Entrypoint, EntrypointSet: sv.EntrypointSet,
-			Command: sv.Command, Variables: vars(sv.Variables),
+			Command: sv.Command, Variables: vars(sv.Variables, nil),
 		})
 	}
-	// Precedence, lowest first: predefined, pipeline, job, submit-time.
-	spec.Variables = append(predefined(run, id, pj), vars(p.Variables)...)
-	spec.Variables = append(spec.Variables, vars(pj.Variables)...)
-	spec.Variables = append(spec.Variables, extra...)
+	// Precedence, lowest first: the job's predefined variables, then
+	// everything the plan resolved (predefined, file, rules, the run's).
+	spec.Variables = append(jobPredefined(run, id, pj), vars(pj.Variables, masked)...)
 
 	enc, err := proto.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encode job %q spec: %w", pj.Name, err)
 	}
-	stage := slices.Index(p.Stages, pj.Stage)
 	j := &model.Job{
-		ID: id, RunID: run.ID, Name: pj.Name, Stage: pj.Stage, StageIndex: stage,
+		ID: id, RunID: run.ID, Name: pj.Name, Stage: pj.Stage, StageIndex: pj.StageIndex,
 		Status: model.JobCreated, Tags: pj.Tags, Spec: enc, Retry: pj.Retry,
+		AllowFailure: pj.AllowFailure, AllowFailureExitCodes: pj.AllowFailureExitCodes,
+		When: pj.When, StartIn: pj.StartIn, UsesNeeds: pj.UsesNeeds,
+		ResourceGroup: pj.ResourceGroup, Interruptible: pj.Interruptible,
+		MatrixGroup: pj.MatrixGroup, FailFast: pj.FailFast, MaxParallel: pj.MaxParallel,
 	}
-	if pj.Image != nil {
-		j.Image = pj.Image.Name
+	if j.When == "on_success" {
+		j.When = ""
+	}
+	for _, n := range pj.Needs {
+		j.Needs = append(j.Needs, n.Job)
+	}
+	if def.Image != nil {
+		j.Image = def.Image.Name
 	}
 	return j, nil
 }
 
-func vars(in []pipeline.Variable) []*gantryv1.Variable {
+func vars(in []pipeline.Variable, masked map[string]bool) []*gantryv1.Variable {
 	out := make([]*gantryv1.Variable, 0, len(in))
 	for _, v := range in {
-		out = append(out, &gantryv1.Variable{Key: v.Key, Value: v.Value})
+		out = append(out, &gantryv1.Variable{Key: v.Key, Value: v.Value, Masked: masked[v.Key]})
 	}
 	return out
 }
 
-// predefined returns GitLab's predefined variables for a job.
-func predefined(run *model.Run, jobID int64, pj *pipeline.Job) []*gantryv1.Variable {
-	short := run.SHA
-	if len(short) > 8 {
-		short = short[:8]
-	}
+// jobPredefined returns the predefined variables that depend on the job
+// and run ids, which the plan cannot know.
+func jobPredefined(run *model.Run, jobID int64, pj *pipeline.PlanJob) []*gantryv1.Variable {
 	kv := [][2]string{
-		{"CI", "true"},
-		{"GANTRY", "true"},
-		{"CI_SERVER_NAME", "Gantry"},
 		{"CI_PIPELINE_ID", strconv.FormatInt(run.ID, 10)},
 		{"CI_PIPELINE_IID", strconv.FormatInt(run.ID, 10)},
-		{"CI_PIPELINE_SOURCE", "push"},
 		{"CI_JOB_ID", strconv.FormatInt(jobID, 10)},
 		{"CI_JOB_NAME", pj.Name},
 		{"CI_JOB_STAGE", pj.Stage},
-		{"CI_PROJECT_NAME", run.ProjectName},
-		{"CI_COMMIT_SHA", run.SHA},
-		{"CI_COMMIT_SHORT_SHA", short},
-		{"CI_COMMIT_REF_NAME", run.Ref},
 	}
-	if run.Ref != "" {
-		kv = append(kv, [2]string{"CI_COMMIT_BRANCH", run.Ref})
+	if run.Name != "" {
+		kv = append(kv, [2]string{"CI_PIPELINE_NAME", run.Name})
+	}
+	if pj.NodeTotal > 0 {
+		kv = append(kv, [2]string{"CI_NODE_INDEX", strconv.Itoa(pj.NodeIndex)}, [2]string{"CI_NODE_TOTAL", strconv.Itoa(pj.NodeTotal)})
 	}
 	out := make([]*gantryv1.Variable, 0, len(kv))
 	for _, p := range kv {

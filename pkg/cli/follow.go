@@ -84,7 +84,7 @@ func (f *follower) watch(ctx, tailCtx context.Context) error {
 	for {
 		progressed, err := f.watchOnce(ctx, tailCtx)
 		switch {
-		case f.last != nil && runEnded(f.last.GetRun().GetStatus()):
+		case f.last != nil && runSettled(f.last.GetRun().GetStatus()):
 			return nil
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -136,7 +136,7 @@ func (f *follower) watchOnce(ctx, tailCtx context.Context) (progressed bool, err
 		}
 		progressed = true
 		f.update(tailCtx, msg)
-		if runEnded(msg.GetRun().GetStatus()) {
+		if runSettled(msg.GetRun().GetStatus()) {
 			return true, nil
 		}
 	}

@@ -74,6 +74,8 @@ func runStatusText(s gantryv1.RunStatus) string {
 		return "failed"
 	case gantryv1.RunStatus_RUN_STATUS_CANCELED:
 		return "canceled"
+	case gantryv1.RunStatus_RUN_STATUS_BLOCKED:
+		return "blocked (a manual job waits to be played)"
 	}
 	return "unknown"
 }
@@ -84,6 +86,12 @@ func runEnded(s gantryv1.RunStatus) bool {
 		return true
 	}
 	return false
+}
+
+// runSettled reports whether following a run can stop: it ended, or it
+// waits for someone to play a manual job.
+func runSettled(s gantryv1.RunStatus) bool {
+	return runEnded(s) || s == gantryv1.RunStatus_RUN_STATUS_BLOCKED
 }
 
 func jobStatusText(s gantryv1.JobStatus) string {
@@ -106,6 +114,10 @@ func jobStatusText(s gantryv1.JobStatus) string {
 		return "skipped"
 	case gantryv1.JobStatus_JOB_STATUS_LOST:
 		return "lost"
+	case gantryv1.JobStatus_JOB_STATUS_MANUAL:
+		return "manual"
+	case gantryv1.JobStatus_JOB_STATUS_SCHEDULED:
+		return "scheduled"
 	}
 	return "unknown"
 }

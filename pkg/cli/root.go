@@ -29,6 +29,8 @@ const (
 	// ExitError covers usage errors, invalid pipelines, an unreachable
 	// coordinator and every other error.
 	ExitError = 2
+	// ExitBlocked: the run waits for a manual job to be played.
+	ExitBlocked = 3
 	// ExitInterrupted means the user pressed Ctrl-C (128 + SIGINT).
 	ExitInterrupted = 130
 )
@@ -105,6 +107,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.runCommand(),
 		a.logsCommand(),
 		a.cancelCommand(),
+		a.playCommand(),
 		a.runnersCommand(),
 		a.jobsCommand(),
 		a.lintCommand(),

@@ -29,6 +29,11 @@ type submitOptions struct {
 	vars     []string
 	secrets  []string
 	detach   bool
+	// The facts GitLab's rules test.
+	tag           bool
+	source        string
+	defaultBranch string
+	changed       []string
 }
 
 func (a *app) submitCommand() *cobra.Command {
@@ -39,7 +44,8 @@ func (a *app) submitCommand() *cobra.Command {
 		Long: `Submit checks DIR/.gantry.yml (else DIR/.gitlab-ci.yml, or -f FILE) locally,
 uploads DIR as the run's source and follows the run, printing each job's
 status changes and log. It exits 0 when the run passes, 1 when it fails or is
-canceled, 2 on any other error. Ctrl-C stops following; the run goes on.`,
+canceled, 3 when it waits for a manual job to be played (gantry play), 2 on
+any other error. Ctrl-C stops following; the run goes on.`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -58,6 +64,10 @@ canceled, 2 on any other error. Ctrl-C stops following; the run goes on.`,
 	f.StringArrayVar(&o.vars, "var", nil, "KEY=VALUE variable for every job (repeatable)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "masked variable for every job: KEY=VALUE, or KEY to take the value from the environment; its value (8+ characters) is replaced by [MASKED] in logs (repeatable)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "print the run number and return without following it")
+	f.BoolVar(&o.tag, "tag", false, "--ref names a tag (CI_COMMIT_TAG) rather than a branch")
+	f.StringVar(&o.source, "source", "push", "pipeline source for rules: push, web, api, schedule, merge_request_event...")
+	f.StringVar(&o.defaultBranch, "default-branch", "main", "the project's default branch (CI_DEFAULT_BRANCH)")
+	f.StringArrayVar(&o.changed, "changed", nil, "a file the change touches, for rules:changes (repeatable; without it changes: always matches, as for a new branch)")
 	return cmd
 }
 
@@ -78,12 +88,18 @@ func (a *app) submit(ctx context.Context, dir string, o submitOptions) error {
 		return err
 	}
 	vars = append(vars, secrets...)
-	pf, err := findPipeline(dir, absDir, o.file)
-	if err != nil {
-		return err
+	if o.tag && o.ref == "" {
+		return usagef("--tag needs --ref TAG")
 	}
-	pl, err := pipeline.Parse(pf.shown, pf.data)
+	facts := &pipeline.PlanInput{Ref: cmp.Or(o.ref, gitRef(ctx, absDir)), IsTag: o.tag, Source: o.source, DefaultBranch: o.defaultBranch}
+	for _, v := range vars {
+		facts.Variables = append(facts.Variables, pipeline.Variable{Key: v.GetKey(), Value: v.GetValue()})
+	}
+	pf, pl, err := parseLocal(dir, o.file, facts)
 	if err != nil {
+		if pf == nil {
+			return err
+		}
 		return a.invalidPipeline(pf.shown, err)
 	}
 	// The coordinator parses the same file and repeats these warnings,
@@ -122,13 +138,18 @@ func (a *app) submit(ctx context.Context, dir string, o submitOptions) error {
 // header describes the submission; ref and sha come from git unless given.
 func header(ctx context.Context, absDir string, pf *pipelineFile, o submitOptions, vars []*gantryv1.Variable) *gantryv1.SubmitHeader {
 	hdr := &gantryv1.SubmitHeader{
-		Pipeline:     pf.data,
-		PipelinePath: pf.rel,
-		Ref:          o.ref,
-		Sha:          o.sha,
-		Submitter:    submitter(),
-		ProjectName:  cmp.Or(o.project, filepath.Base(absDir)),
-		Variables:    vars,
+		Pipeline:          pf.data,
+		PipelinePath:      pf.rel,
+		Ref:               o.ref,
+		Sha:               o.sha,
+		Submitter:         submitter(),
+		ProjectName:       cmp.Or(o.project, filepath.Base(absDir)),
+		Variables:         vars,
+		RefIsTag:          o.tag,
+		Source:            o.source,
+		DefaultBranch:     o.defaultBranch,
+		ChangedFiles:      o.changed,
+		ChangedFilesKnown: len(o.changed) > 0,
 	}
 	if hdr.Ref == "" {
 		hdr.Ref = gitRef(ctx, absDir)
@@ -154,7 +175,18 @@ func (a *app) followRun(ctx context.Context, client gantryv1.PipelineServiceClie
 	if err := printRunSummary(a.stdout, last.GetRun(), last.GetJobs()); err != nil {
 		return err
 	}
-	if last.GetRun().GetStatus() != gantryv1.RunStatus_RUN_STATUS_SUCCESS {
+	switch last.GetRun().GetStatus() {
+	case gantryv1.RunStatus_RUN_STATUS_SUCCESS:
+	case gantryv1.RunStatus_RUN_STATUS_BLOCKED:
+		var manual []string
+		for _, j := range last.GetJobs() {
+			if j.GetStatus() == gantryv1.JobStatus_JOB_STATUS_MANUAL && !j.GetAllowFailure() {
+				manual = append(manual, fmt.Sprintf("gantry play %d %q", runID, j.GetName()))
+			}
+		}
+		return &exitError{code: ExitBlocked, msg: fmt.Sprintf("run #%d waits for a manual job; start it with: %s, then follow it with: gantry run %d",
+			runID, strings.Join(manual, " or "), runID)}
+	default:
 		return &exitError{code: ExitRunFailed}
 	}
 	return nil

@@ -106,6 +106,7 @@ func TestSubmitSendsHeaderAndSource(t *testing.T) {
 		Pipeline: []byte(validPipeline), PipelinePath: ".gantry.yml", Ref: "main", Sha: "deadbeef",
 		Submitter: "alice@" + host, ProjectName: filepath.Base(dir),
 		Variables: []*gantryv1.Variable{{Key: "A", Value: "1"}, {Key: "B", Value: "x=y"}},
+		Source:    "push", DefaultBranch: "main",
 	}
 	header, archive := f.submission()
 	if !proto.Equal(header, wantHeader) {
