@@ -22,6 +22,7 @@ import (
 	"github.com/gantry-ci/gantry/coordinator/model"
 	"github.com/gantry-ci/gantry/coordinator/store"
 	"github.com/gantry-ci/gantry/pkg/pipeline"
+	"github.com/gantry-ci/gantry/pkg/pipelinefile"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
@@ -107,31 +108,35 @@ func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []s
 		in.ChangedFiles = append([]string{}, req.ChangedFiles...)
 	}
 	masked := map[string]bool{}
+	var secrets []string
 	for _, v := range req.Variables {
 		in.Variables = append(in.Variables, pipeline.Variable{Key: v.GetKey(), Value: v.GetValue()})
 		masked[v.GetKey()] = v.GetMasked()
+		if v.GetMasked() {
+			secrets = append(secrets, v.GetKey())
+		}
 	}
 	opts := pipeline.ParseOptions{Facts: &in, ReadFile: noSource}
 	if src != nil {
 		opts.ReadFile, opts.ListFiles = src.ReadFile, src.ListFiles
 		in.FileExists = src.exists(pipeline.MatchGlob)
 	}
-	p, err := pipeline.ParseWith(req.PipelinePath, req.Pipeline, opts)
+	p, err := pipelinefile.Parse(req.PipelinePath, req.Pipeline, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidPipeline, err)
 	}
-	if len(p.Jobs) == 0 {
+	if p.Jobs() == 0 {
 		return nil, nil, fmt.Errorf("%w: %s: the pipeline defines no jobs to run (hidden `.jobs` are templates)", ErrInvalidPipeline, req.PipelinePath)
 	}
-	plan, err := p.Plan(in)
+	plan, err := p.Plan(in, secrets)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidPipeline, err)
 	}
 	if !plan.Created {
 		return nil, nil, fmt.Errorf("%w %q (source %s): %s", ErrNoPipeline, req.Ref, req.PipelineSource, plan.Reason)
 	}
-	warnings := make([]string, 0, len(p.Warnings))
-	for _, w := range p.Warnings {
+	warnings := make([]string, 0, len(p.Warnings()))
+	for _, w := range p.Warnings() {
 		warnings = append(warnings, w.String())
 	}
 	warnings = append(warnings, notHonoured(plan)...)
@@ -246,7 +251,7 @@ func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map
 func vars(in []pipeline.Variable, masked map[string]bool) []*gantryv1.Variable {
 	out := make([]*gantryv1.Variable, 0, len(in))
 	for _, v := range in {
-		out = append(out, &gantryv1.Variable{Key: v.Key, Value: v.Value, Masked: masked[v.Key]})
+		out = append(out, &gantryv1.Variable{Key: v.Key, Value: v.Value, Masked: masked[v.Key], Raw: v.Raw})
 	}
 	return out
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-ci/gantry/pkg/pipeline"
+	"github.com/gantry-ci/gantry/pkg/pipelinefile"
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
 // localSource reads a pipeline's files from a directory on disk, the way
@@ -46,7 +48,7 @@ func (s localSource) listFiles() ([]string, error) {
 
 // parseLocal finds and parses the pipeline file of dir (or file), with
 // `include: local` read from dir and facts for include rules.
-func parseLocal(dir, file string, facts *pipeline.PlanInput) (*pipelineFile, *pipeline.Pipeline, error) {
+func parseLocal(dir, file string, facts *pipeline.PlanInput) (*pipelineFile, *pipelinefile.File, error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, nil, err
@@ -56,7 +58,7 @@ func parseLocal(dir, file string, facts *pipeline.PlanInput) (*pipelineFile, *pi
 		return nil, nil, err
 	}
 	src := localSource{root: absDir}
-	pl, err := pipeline.ParseWith(pf.shown, pf.data, pipeline.ParseOptions{ReadFile: src.readFile, ListFiles: src.listFiles, Facts: facts})
+	pl, err := pipelinefile.Parse(pf.shown, pf.data, pipeline.ParseOptions{ReadFile: src.readFile, ListFiles: src.listFiles, Facts: facts})
 	return pf, pl, err
 }
 
@@ -86,11 +88,16 @@ errors, 0 otherwise (warnings included).`,
 			case err != nil:
 				return err
 			}
-			for _, w := range pl.Warnings {
+			warnings := pl.Warnings()
+			for _, w := range warnings {
 				fmt.Fprintln(a.stdout, w)
 			}
-			fmt.Fprintf(a.stdout, "%s is valid: %s in %s", pf.shown, plural(len(pl.Jobs), "job", "jobs"), plural(len(pl.Stages), "stage", "stages"))
-			if n := len(pl.Warnings); n > 0 {
+			if pl.GitHub != nil {
+				fmt.Fprintf(a.stdout, "%s is a valid GitHub Actions workflow: %s", pf.shown, plural(pl.Jobs(), "job", "jobs"))
+			} else {
+				fmt.Fprintf(a.stdout, "%s is valid: %s in %s", pf.shown, plural(pl.Jobs(), "job", "jobs"), plural(len(pl.GitLab.Stages), "stage", "stages"))
+			}
+			if n := len(warnings); n > 0 {
 				fmt.Fprintf(a.stdout, ", %s", plural(n, "warning", "warnings"))
 			}
 			fmt.Fprintln(a.stdout)
@@ -164,7 +171,7 @@ jobs that would run with their stage, when, needs and allow_failure.
 			if err != nil {
 				return err
 			}
-			plan, err := pl.Plan(in)
+			plan, err := pl.Plan(in, secretNames(userVars))
 			if err != nil {
 				return a.invalidPipeline(pf.shown, err)
 			}
@@ -193,6 +200,16 @@ jobs that would run with their stage, when, needs and allow_failure.
 	f.StringArrayVar(&vars, "var", nil, "KEY=VALUE variable of the run (repeatable)")
 	f.StringVar(&format, "format", "text", "text, dot (Graphviz) or mermaid")
 	return cmd
+}
+
+// secretNames are the variables a workflow's secrets.NAME may read: on
+// the command line, every --var.
+func secretNames(vars []*gantryv1.Variable) []string {
+	out := make([]string, 0, len(vars))
+	for _, v := range vars {
+		out = append(out, v.GetKey())
+	}
+	return out
 }
 
 func refText(in pipeline.PlanInput) string {

@@ -105,7 +105,7 @@ func (a *app) submit(ctx context.Context, dir string, o submitOptions) error {
 	// The coordinator parses the same file and repeats these warnings,
 	// named by pipeline_path; remember them so they are shown once.
 	known := map[string]bool{}
-	for _, w := range pl.Warnings {
+	for _, w := range pl.Warnings() {
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)
 		w.Pos.File = pf.rel
 		known[w.String()] = true

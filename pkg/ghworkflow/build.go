@@ -35,6 +35,8 @@ type builder struct {
 	// known only while the job runs (they read secrets...).
 	env   map[string]any
 	envRT map[string]bool
+	// exported is the job's env, exported at the start of the script.
+	exported []envValue
 	// secretsRead are the secrets the script reads, in order.
 	secretsRead []string
 	steps       []stepState
@@ -98,6 +100,7 @@ func (b *builder) build() *instance {
 		pj.MatrixGroup, pj.FailFast, pj.MaxParallel = j.id, b.failFast, b.maxParallel
 	}
 	pj.Tags = b.tags(sc)
+	b.jobEnv()
 	image := b.image(sc)
 	services := b.services(sc)
 	if j.timeout != nil {
@@ -132,11 +135,23 @@ func (b *builder) build() *instance {
 	b.needsAndArtifacts(pj)
 	pj.Variables = b.variables()
 	pj.Job = &pipeline.Job{
-		Name: b.name, Stage: stage, Pos: j.pos, Image: image, Services: services,
-		Script: b.cmds, Variables: pj.Variables, Tags: pj.Tags, When: b.when,
-		AllowFailure: &pipeline.AllowFailure{Allowed: pj.AllowFailure},
-		UsesNeeds: true, Dependencies: pj.Dependencies, UsesDependencies: true,
-		Timeout: pj.Timeout, Artifacts: pj.Artifacts, Environment: pj.Environment, ResourceGroup: pj.ResourceGroup,
+		Name:             b.name,
+		Stage:            stage,
+		Pos:              j.pos,
+		Image:            image,
+		Services:         services,
+		Script:           b.cmds,
+		Variables:        pj.Variables,
+		Tags:             pj.Tags,
+		When:             b.when,
+		AllowFailure:     &pipeline.AllowFailure{Allowed: pj.AllowFailure},
+		UsesNeeds:        true,
+		Dependencies:     pj.Dependencies,
+		UsesDependencies: true,
+		Timeout:          pj.Timeout,
+		Artifacts:        pj.Artifacts,
+		Environment:      pj.Environment,
+		ResourceGroup:    pj.ResourceGroup,
 	}
 	for _, n := range pj.Needs {
 		pj.Job.Needs = append(pj.Job.Needs, pipeline.Need{Pos: j.pos, Job: n.Job, Artifacts: n.Artifacts})
@@ -159,9 +174,7 @@ func (b *builder) setupContexts() {
 	pl, j := b.pl, b.j
 	b.ctx = pl.baseContext()
 	b.ctx.Contexts["github"] = pl.githubFor(j)
-	if b.when == "on_success" {
-		b.ctx.Contexts["needs"] = pl.needsContext(j, b.when)
-	}
+	b.ctx.Contexts["needs"] = pl.needsContext(j, b.when)
 	b.ctx.Contexts["runner"] = map[string]any{"os": "Linux", "arch": "", "name": "", "environment": "self-hosted", "debug": ""}
 	matrix := map[string]any{}
 	if b.matrix {

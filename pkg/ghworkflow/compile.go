@@ -11,294 +11,6 @@ import (
 	"github.com/gantry-ci/gantry/pkg/expr/actions"
 )
 
-// rtKind is a value Gantry knows only while the job runs.
-type rtKind uint8
-
-const (
-	rtSecret     rtKind = iota + 1 // secrets.NAME: $NAME of the job
-	rtOutput                       // steps.<id>.outputs.<name>
-	rtOutcome                      // steps.<id>.outcome
-	rtConclusion                   // steps.<id>.conclusion
-	rtStatus                       // job.status
-	rtEnv                          // env.NAME whose value is itself known only at run time
-	rtWorkspace                    // github.workspace
-	rtTemp                         // runner.temp
-	rtToolCache                    // runner.tool_cache
-)
-
-type rtRef struct {
-	kind rtKind
-	name string
-	step int
-}
-
-// runtimeRefs classifies the context paths read at one place of a job's
-// steps.
-type runtimeRefs struct {
-	b *builder
-	// before is the index of the step the place belongs to: only earlier
-	// steps are visible (-1 for job-level places).
-	before int
-	// envRT holds the env names whose values are known only at run time.
-	envRT map[string]bool
-}
-
-// classify returns the run-time value a context path stands for (runtime
-// true), nil and false for a path known before the run (possibly null),
-// or an error for a path Gantry cannot provide.
-func (rt *runtimeRefs) classify(r string) (*rtRef, bool, error) {
-	segs := strings.Split(r, ".")
-	lower := func(i int) string {
-		if i < len(segs) {
-			return strings.ToLower(segs[i])
-		}
-		return ""
-	}
-	switch segs[0] {
-	case "secrets":
-		if len(segs) != 2 || segs[1] == "*" || strings.Contains(segs[1], "[") {
-			return nil, false, fmt.Errorf("only secrets.NAME is supported: Gantry reads each secret from the job's environment")
-		}
-		name := strings.ToUpper(segs[1])
-		if !validEnvName(name) {
-			return nil, false, fmt.Errorf("%q is not a valid secret name", segs[1])
-		}
-		if s := rt.b.pl.secrets; s != nil && !s[name] {
-			return nil, false, nil // an undefined secret is empty
-		}
-		return &rtRef{kind: rtSecret, name: name}, true, nil
-	case "steps":
-		if len(segs) < 2 || segs[1] == "*" || strings.Contains(segs[0]+segs[1], "[") {
-			return nil, false, fmt.Errorf("reading every step (steps.*) is not supported; read steps.<id>.outputs.<name>, steps.<id>.outcome or steps.<id>.conclusion")
-		}
-		st := rt.step(segs[1])
-		if st == nil {
-			return nil, false, nil // not an earlier step: null, as in GitHub
-		}
-		switch lower(2) {
-		case "":
-			return nil, false, fmt.Errorf("reading a whole step is not supported; read steps.%s.outputs.<name>, .outcome or .conclusion", segs[1])
-		case "outputs":
-			if st.noop {
-				return nil, false, nil
-			}
-			if len(segs) != 4 || segs[3] == "*" {
-				return nil, false, fmt.Errorf("read one output at a time: steps.%s.outputs.<name>", segs[1])
-			}
-			return &rtRef{kind: rtOutput, name: strings.ToLower(segs[3]), step: st.s.index}, true, nil
-		case "outcome":
-			return &rtRef{kind: rtOutcome, step: st.s.index}, true, nil
-		case "conclusion":
-			return &rtRef{kind: rtConclusion, step: st.s.index}, true, nil
-		}
-		return nil, false, nil
-	case "job":
-		if lower(1) == "status" {
-			return &rtRef{kind: rtStatus}, true, nil
-		}
-	case "github":
-		if lower(1) == "workspace" {
-			return &rtRef{kind: rtWorkspace}, true, nil
-		}
-	case "runner":
-		switch lower(1) {
-		case "temp":
-			return &rtRef{kind: rtTemp}, true, nil
-		case "tool_cache":
-			return &rtRef{kind: rtToolCache}, true, nil
-		}
-	case "env":
-		if len(segs) >= 2 {
-			if name, ok := rt.envName(segs[1]); ok {
-				return &rtRef{kind: rtEnv, name: name}, true, nil
-			}
-		}
-	case "needs":
-		if rt.b.when != "on_success" {
-			return nil, false, fmt.Errorf("the needed jobs' results are known only while the run goes on, and this job may run after a failure (its if: uses a status function)")
-		}
-	}
-	return nil, false, nil
-}
-
-func (rt *runtimeRefs) envName(name string) (string, bool) {
-	if rt.envRT[name] {
-		return name, true
-	}
-	for k := range rt.envRT {
-		if strings.EqualFold(k, name) {
-			return k, true
-		}
-	}
-	return "", false
-}
-
-// step returns the earlier step with the id, or nil.
-func (rt *runtimeRefs) step(id string) *stepState {
-	for i := range rt.b.steps {
-		st := &rt.b.steps[i]
-		if st.s.index < rt.before && strings.EqualFold(st.s.id, id) {
-			return st
-		}
-	}
-	return nil
-}
-
-// piece is a piece of a string: literal text, or a value read when the
-// step runs.
-type piece struct {
-	lit  string
-	ref  *rtRef
-	text string // the expression, for ref
-}
-
-// pieces evaluates t into literal text and references to values known
-// only while the job runs. Such a reference must be the whole expression
-// (${{ secrets.TOKEN }}, ${{ steps.build.outputs.tag }}): Gantry puts
-// the value in place when the step runs and cannot compute with it.
-func (pl *planner) pieces(path string, t *tmpl, sc *scope) ([]piece, bool) {
-	return pl.piecesReport(path, t, sc, true)
-}
-
-// piecesQuiet is pieces without reporting problems.
-func (pl *planner) piecesQuiet(t *tmpl, sc *scope) ([]piece, bool) {
-	return pl.piecesReport("", t, sc, false)
-}
-
-func (pl *planner) piecesReport(path string, t *tmpl, sc *scope, report bool) ([]piece, bool) {
-	if t.constant() {
-		return []piece{{lit: scalarText(t.n)}}, true
-	}
-	var out []piece
-	lit := func(s string) {
-		if n := len(out); n > 0 && out[n-1].ref == nil {
-			out[n-1].lit += s
-			return
-		}
-		out = append(out, piece{lit: s})
-	}
-	for i := range t.parts {
-		part := &t.parts[i]
-		if part.x == nil {
-			lit(part.lit)
-			continue
-		}
-		pos := pl.w.src.posIn(t.n, part.off)
-		var runtime []*rtRef
-		var culprit string
-		for _, r := range part.refs {
-			ref, isRT, err := sc.rt.classify(r)
-			if err != nil {
-				if report {
-					pl.d.errorf(pos, "%s: `%s`: %v", path, part.text, err)
-				}
-				return nil, false
-			}
-			if isRT {
-				runtime, culprit = append(runtime, ref), r
-			}
-		}
-		if len(runtime) == 0 {
-			v, err := part.x.Eval(sc.ctx)
-			if err != nil {
-				if report {
-					pl.d.errorf(pos, "%s: `%s`: %v", path, part.text, unwrapEval(err))
-				}
-				return nil, false
-			}
-			if t.whole() != nil && (v.Kind() == actions.KindArray || v.Kind() == actions.KindObject) {
-				if report {
-					pl.d.errorf(pos, "%s: `%s` gives %s where text is expected; use toJSON() to turn it into text", path, part.text, strings.ToLower(v.Kind().String()))
-				}
-				return nil, false
-			}
-			lit(v.String())
-			continue
-		}
-		if len(runtime) > 1 || !barePath.MatchString(part.text) {
-			if report {
-				pl.d.errorf(pos, "%s: `%s` computes with %s, which Gantry knows only while the job runs: such a value must be the whole expression, as in ${{ %s }}; move the rest into the script", path, part.text, culprit, culprit)
-			}
-			return nil, false
-		}
-		out = append(out, piece{ref: runtime[0], text: part.text})
-	}
-	if report {
-		n := 0
-		for _, p := range out {
-			n += len(p.lit)
-		}
-		if pl.budget -= n; pl.budget < 0 {
-			pl.d.errorf(t.n.pos, "%s: the plan is too big: its expressions give more than %d MiB of text", path, maxScriptBudget>>20)
-			return nil, false
-		}
-	}
-	return out, true
-}
-
-// literal returns the text of pieces known before the run.
-func literal(ps []piece) (string, bool) {
-	var b strings.Builder
-	for _, p := range ps {
-		if p.ref != nil {
-			return "", false
-		}
-		b.WriteString(p.lit)
-	}
-	return b.String(), true
-}
-
-// shellValue renders a run-time reference as a shell expression for use
-// inside double quotes; pre receives commands that must run first.
-func (b *builder) shellValue(r *rtRef, pre *[]string, n *int) string {
-	switch r.kind {
-	case rtSecret:
-		if !slices.Contains(b.secretsRead, r.name) {
-			b.secretsRead = append(b.secretsRead, r.name)
-		}
-		return "${gh_secret_" + r.name + "-}"
-	case rtOutput:
-		*n++
-		v := fmt.Sprintf("gh_v%d", *n)
-		*pre = append(*pre, fmt.Sprintf("%s=$(gh_out %d %s; printf x); %s=${%s%%x}", v, r.step, sq(r.name), v, v))
-		return "$" + v
-	case rtOutcome:
-		return fmt.Sprintf("${gh_o_%d-}", r.step)
-	case rtConclusion:
-		return fmt.Sprintf("${gh_c_%d-}", r.step)
-	case rtStatus:
-		return "$gh_status"
-	case rtEnv:
-		return "${" + r.name + "-}"
-	case rtWorkspace:
-		return "$GITHUB_WORKSPACE"
-	case rtTemp:
-		return "$RUNNER_TEMP"
-	case rtToolCache:
-		return "${RUNNER_TOOL_CACHE-}"
-	}
-	return ""
-}
-
-// word renders pieces as one shell word; pre receives commands that must
-// run first.
-func (b *builder) word(ps []piece, pre *[]string, n *int) string {
-	var w strings.Builder
-	for _, p := range ps {
-		if p.ref == nil {
-			if p.lit != "" {
-				w.WriteString(sq(p.lit))
-			}
-			continue
-		}
-		w.WriteString(`"` + b.shellValue(p.ref, pre, n) + `"`)
-	}
-	if w.Len() == 0 {
-		return "''"
-	}
-	return w.String()
-}
-
 // envValue is an env entry evaluated for a job.
 type envValue struct {
 	key    string
@@ -344,14 +56,12 @@ func (b *builder) evalEnv(path string, vars []envVar, sc *scope, env map[string]
 	return out
 }
 
-// script compiles the job's steps into the commands of its script.
-func (b *builder) script() {
+// jobEnv evaluates the job's environment, lowest precedence first: the
+// container's env, the workflow's, the job's; the workflow's and job's
+// make the env context of the steps.
+func (b *builder) jobEnv() {
 	pl, j := b.pl, b.j
 	b.env, b.envRT = map[string]any{}, map[string]bool{}
-	n := 0
-
-	// The job's environment, lowest precedence first: the container's
-	// env, the workflow's, the job's.
 	wsc := &scope{ctx: pl.baseContext(), rt: &runtimeRefs{b: b, before: -1, envRT: map[string]bool{}}}
 	wfEnv := b.evalEnv("env", pl.w.env, wsc, b.env, b.envRT)
 	jsc := &scope{ctx: cloneContext(b.ctx), rt: &runtimeRefs{b: b, before: -1, envRT: map[string]bool{}}}
@@ -359,10 +69,15 @@ func (b *builder) script() {
 	csc := &scope{ctx: cloneContext(b.ctx), rt: &runtimeRefs{b: b, before: -1, envRT: b.envRT}}
 	csc.ctx.Contexts["env"] = b.envContextFor(nil)
 	contEnv := b.evalEnv(j.path+".container.env", j.contEnv, csc, map[string]any{}, map[string]bool{})
+	b.exported = slices.Concat(contEnv, wfEnv, jobEnv)
+}
+
+// script compiles the job's steps into the commands of its script.
+func (b *builder) script() {
+	pl, j := b.pl, b.j
+	n := 0
 	var envCmd strings.Builder
-	envCmd.WriteString(b.exports(contEnv, &n))
-	envCmd.WriteString(b.exports(wfEnv, &n))
-	envCmd.WriteString(b.exports(jobEnv, &n))
+	envCmd.WriteString(b.exports(b.exported, &n))
 
 	// Defaults: the job's over the workflow's.
 	shellNode := j.defaults.shell
@@ -469,6 +184,8 @@ func (b *builder) step(s *step, defaultShell *node, defaultWD *string, n *int) (
 	var body strings.Builder
 	ok = true
 	switch {
+	case cond.never:
+		// Never runs: it uploads and downloads nothing.
 	case s.run != nil:
 		ok = b.runStep(&body, s, sc, envs, defaultShell, defaultWD, timeout, n)
 	case s.act.kind == actCheckout:
@@ -750,137 +467,4 @@ func shellCommand(sh *shellSpec, file string) string {
 		words[i] = strings.Join(parts, file)
 	}
 	return "set -- " + strings.Join(words, " ")
-}
-
-// checkout checks what actions/checkout is asked for: this repository.
-func (b *builder) checkout(s *step, sc *scope) bool {
-	t := s.act.input("repository")
-	if t == nil {
-		return true
-	}
-	repo, ok := b.pl.text(s.path+".with.repository", t, sc)
-	if !ok {
-		return false
-	}
-	own, _ := b.pl.github["repository"].(string)
-	if repo != "" && !strings.EqualFold(repo, own) {
-		b.pl.d.errorf(t.n.pos, "%s.with.repository: checking out another repository (%s) is not supported: Gantry runs the job on the submitted source only", s.path, repo)
-		return false
-	}
-	return true
-}
-
-// upload records the artifact an upload-artifact step makes and writes
-// the commands that copy its files into the artifact's directory.
-func (b *builder) upload(body *strings.Builder, s *step, sc *scope) bool {
-	pl, a := b.pl, s.act
-	in := func(name, def string) (string, bool) {
-		t := a.input(name)
-		if t == nil {
-			return def, true
-		}
-		return pl.text(s.path+".with."+name, t, sc)
-	}
-	name, ok1 := in("name", "artifact")
-	paths, ok2 := in("path", "")
-	mode, ok3 := in("if-no-files-found", "warn")
-	hidden, ok4 := in("include-hidden-files", "false")
-	days, ok5 := in("retention-days", "")
-	if !(ok1 && ok2 && ok3 && ok4 && ok5) {
-		return false
-	}
-	pos := s.pos
-	if t := a.input("name"); t != nil {
-		pos = t.n.pos
-	}
-	if err := validArtifactName(name); err != nil {
-		pl.d.errorf(pos, "%s.with.name: %v", s.path, err)
-		return false
-	}
-	if slices.Contains(b.uploads, name) {
-		pl.d.errorf(pos, "%s.with.name: the job already uploads an artifact named %q; GitHub refuses to upload the same name twice", s.path, name)
-		return false
-	}
-	if !slices.Contains([]string{"warn", "error", "ignore"}, mode) {
-		pl.d.errorf(s.pos, "%s.with.if-no-files-found must be warn, error or ignore, got %q", s.path, mode)
-		return false
-	}
-	up, err := planUpload(strings.Split(paths, "\n"), hidden == "true")
-	if err != nil {
-		pl.d.errorf(a.input("path").n.pos, "%s.with.path: %v", s.path, err)
-		return false
-	}
-	if days != "" {
-		var d int
-		if _, err := fmt.Sscan(days, &d); err != nil || d < 1 {
-			pl.d.errorf(s.pos, "%s.with.retention-days must be a number of days, got %q", s.path, days)
-			return false
-		}
-		b.retention = max(b.retention, d)
-	}
-	b.uploads = append(b.uploads, name)
-	body.WriteString("{ : > \"$gh_dir/files\"\n")
-	for _, sr := range up.searches {
-		fmt.Fprintf(body, "gh_find %s %s %s >> \"$gh_dir/files\"\n", sq(sr.dir), sq(sr.re), sq(up.exclude))
-	}
-	fmt.Fprintf(body, "gh_stage %s %s %s %s; }", sq(name), sq(mode), sq(up.root), fmtBool(up.single))
-	return true
-}
-
-// download records what a download-artifact step takes and writes the
-// commands that copy it where the step puts it.
-func (b *builder) download(body *strings.Builder, s *step, sc *scope) bool {
-	pl, a := b.pl, s.act
-	in := func(name, def string) (string, bool) {
-		t := a.input(name)
-		if t == nil {
-			return def, true
-		}
-		return pl.text(s.path+".with."+name, t, sc)
-	}
-	name, ok1 := in("name", "")
-	dest, ok2 := in("path", "")
-	pattern, ok3 := in("pattern", "")
-	merge, ok4 := in("merge-multiple", "false")
-	if !(ok1 && ok2 && ok3 && ok4) {
-		return false
-	}
-	d := download{name: name}
-	if name == "" && pattern != "" {
-		fp, err := compileFilter(pattern)
-		if err != nil {
-			pl.d.errorf(a.input("pattern").n.pos, "%s.with.pattern: invalid pattern %q: %v", s.path, pattern, err)
-			return false
-		}
-		d.pattern = fp
-	}
-	b.downloads = append(b.downloads, d)
-	if name != "" {
-		fmt.Fprintf(body, "gh_fetch %s %s", sq(name), pathWord(dest))
-		return true
-	}
-	// Every artifact of the jobs this one needs, each in a directory of
-	// its own name unless merge-multiple.
-	var names []string
-	for _, inst := range pl.ancestors(b.j) {
-		for _, u := range inst.uploads {
-			if (d.pattern == nil || d.pattern.re.MatchString(u)) && !slices.Contains(names, u) {
-				names = append(names, u)
-			}
-		}
-	}
-	if len(names) == 0 {
-		body.WriteString("echo 'gantry: no job this one needs uploads artifacts: nothing to download'")
-		return true
-	}
-	cmds := make([]string, len(names))
-	for i, u := range names {
-		target := pathWord(dest)
-		if merge != "true" {
-			target = pathWord(path.Join(cmpOr(dest, "."), u))
-		}
-		cmds[i] = fmt.Sprintf("gh_fetch %s %s optional", sq(u), target)
-	}
-	body.WriteString(strings.Join(cmds, " &&\n"))
-	return true
 }

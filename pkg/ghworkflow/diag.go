@@ -85,7 +85,7 @@ func (k keys) unknown(d *diagnostics, path string, key *node) {
 	if s := k.suggest(key.value); s != "" {
 		msg += fmt.Sprintf("; did you mean `%s`?", s)
 	}
-	msg += "; valid keys are " + strings.Join(k, ", ")
+	msg += " (valid keys: " + strings.Join(k, ", ") + ")"
 	d.errorf(key.pos, "%s", msg)
 }
 

@@ -39,11 +39,9 @@ type need struct {
 }
 
 // runsOn is `runs-on:`: labels, each a string that may be an expression
-// (one that gives a list adds every item), and a runner group.
+// (one that gives a list adds every item). A runner group is ignored.
 type runsOn struct {
-	pos    pipeline.Pos
 	labels []*tmpl
-	group  *tmpl
 }
 
 type service struct {
@@ -249,7 +247,7 @@ func (p *parser) jobIDs() []string {
 var runsOnKeys = keys{"group", "labels"}
 
 func (p *parser) runsOn(path string, n *node) runsOn {
-	r := runsOn{pos: n.pos}
+	var r runsOn
 	labels := func(lpath string, v *node) {
 		for _, item := range p.stringList(lpath, v) {
 			if t := p.template(lpath, item, availJobField); t != nil {
@@ -261,7 +259,8 @@ func (p *parser) runsOn(path string, n *node) runsOn {
 		for _, kv := range n.pairs {
 			switch kv.key.value {
 			case "group":
-				r.group = p.template(path+".group", kv.value, availJobField)
+				p.template(path+".group", kv.value, availJobField)
+				p.d.warnf(kv.key.pos, "%s.group is ignored: Gantry has no runner groups; the labels alone choose the runner", path)
 			case "labels":
 				labels(path+".labels", kv.value)
 			default:

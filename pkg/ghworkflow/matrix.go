@@ -11,12 +11,13 @@ import (
 	"github.com/gantry-ci/gantry/pkg/pipeline"
 )
 
-// Matrix limits: GitHub's 256 jobs per matrix, and a bound on the product
-// before exclude: so that a matrix of a thousand vectors is refused
-// without being built.
+// Matrix limits: GitHub's 256 jobs per matrix, and bounds on the product
+// before exclude and on the work of matching it with the exclude entries,
+// so that a hostile matrix is refused without being built.
 const (
 	maxCombinations = 256
-	maxProduct      = 1 << 16
+	maxProduct      = 4096
+	maxMatchWork    = 1 << 22
 )
 
 // kv is one value of a matrix combination.
@@ -234,6 +235,9 @@ func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]c
 	if len(vectors) == 0 && len(include) == 0 {
 		return nil, &matrixError{m.pos, fmt.Sprintf("%s has no vectors and no include: it makes no job", path)}
 	}
+	if product*(len(exclude)+len(include)) > maxMatchWork {
+		return nil, &matrixError{m.pos, fmt.Sprintf("%s is too big: %d combinations matched with %d exclude and include entries", path, product, len(exclude)+len(include))}
+	}
 	for _, e := range exclude {
 		for _, x := range e {
 			if !slices.ContainsFunc(vectors, func(v vector) bool { return v.key == x.key }) {
@@ -258,6 +262,9 @@ func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]c
 	combos = slices.DeleteFunc(combos, func(c combination) bool {
 		return slices.ContainsFunc(exclude, func(e combination) bool { return matches(c, e) })
 	})
+	if len(combos) > maxCombinations {
+		return nil, &matrixError{m.pos, fmt.Sprintf("%s makes %d jobs; GitHub allows at most %d", path, len(combos), maxCombinations)}
+	}
 	original := len(combos)
 	isVector := func(k string) bool { return slices.ContainsFunc(vectors, func(v vector) bool { return v.key == k }) }
 	for _, inc := range include {

@@ -1,6 +1,7 @@
 package ghworkflow
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -162,17 +163,8 @@ func (pl *planner) order() []*job {
 func (pl *planner) refFacts() refFacts {
 	in := pl.in
 	f := refFacts{isTag: in.IsTag, name: in.Ref, changed: in.ChangedFiles}
-	f.base = cmpOr(pl.predefined("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"), in.DefaultBranch, in.Ref)
+	f.base = cmp.Or(pl.predefined("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"), in.DefaultBranch, in.Ref)
 	return f
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // predefined returns a predefined variable of the input, or "".
@@ -198,7 +190,7 @@ func (pl *planner) contexts() {
 	if i := strings.LastIndexByte(repo, '/'); i >= 0 {
 		owner, repoName = repo[:i], repo[i+1:]
 	}
-	workflow := cmpOr(pl.w.name, pl.w.file)
+	workflow := cmp.Or(pl.w.name, pl.w.file)
 	g := map[string]any{
 		"event_name": f.event, "sha": in.SHA, "repository": repo, "repository_owner": owner,
 		"actor": "", "triggering_actor": "", "workflow": workflow, "run_id": pl.predefined("CI_PIPELINE_ID"),
@@ -355,15 +347,21 @@ func (pl *planner) plan(j *job) {
 	}
 }
 
-// needsContext is the needs context of a job's fields and steps: the
-// needed jobs' results are "success" when the job runs on success, and
-// unknown (null) otherwise; outputs are refused by Parse.
+// needsContext is the needs context of a job's fields and steps: a
+// needed job that is not in the plan was skipped; the others succeeded
+// when the job runs on success, and are unknown (left out) otherwise.
+// Outputs are refused by Parse.
 func (pl *planner) needsContext(j *job, when string) map[string]any {
 	out := map[string]any{}
 	for _, nd := range j.needs {
-		result := any(nil)
-		if when == "on_success" {
+		var result any
+		switch jp := pl.jobs[nd.id]; {
+		case jp == nil || !jp.included:
+			result = "skipped"
+		case when == "on_success":
 			result = "success"
+		default:
+			continue
 		}
 		out[nd.id] = map[string]any{"result": result, "outputs": map[string]any{}}
 	}
@@ -612,24 +610,43 @@ func (pl *planner) number(path string, t *tmpl, sc *scope) (float64, bool) {
 
 // eval evaluates one expression of t known before the run.
 func (pl *planner) eval(path string, t *tmpl, part *tpart, sc *scope) (actions.Value, bool) {
-	pos := pl.w.src.posIn(t.n, part.off)
+	pos := func() pipeline.Pos { return pl.w.src.posIn(t.n, part.off) }
 	for _, r := range part.refs {
+		if id, ok := unknownNeed(sc.ctx, r, pl.w); ok {
+			pl.d.errorf(pos(), "%s: `%s`: the result of %s is not supported here: Gantry does not tell a job how the jobs it needs ended, and this one may run after one of them failed (its if: uses a status function)", path, part.text, id)
+			return actions.Value{}, false
+		}
 		if sc.rt != nil {
 			if _, runtime, err := sc.rt.classify(r); err != nil {
-				pl.d.errorf(pos, "%s: `%s`: %v", path, part.text, err)
+				pl.d.errorf(pos(), "%s: `%s`: %v", path, part.text, err)
 				return actions.Value{}, false
 			} else if runtime {
-				pl.d.errorf(pos, "%s: `%s` reads %s, which Gantry knows only while the job runs; it is not supported here", path, part.text, r)
+				pl.d.errorf(pos(), "%s: `%s` reads %s, which Gantry knows only while the job runs; it is not supported here", path, part.text, r)
 				return actions.Value{}, false
 			}
 		}
 	}
 	v, err := part.x.Eval(sc.ctx)
 	if err != nil {
-		pl.d.errorf(pos, "%s: `%s`: %v", path, part.text, unwrapEval(err))
+		pl.d.errorf(pos(), "%s: `%s`: %v", path, part.text, unwrapEval(err))
 		return actions.Value{}, false
 	}
 	return v, true
+}
+
+// unknownNeed reports a reference to a needed job whose result the
+// needs context leaves out because it is not known before the run.
+func unknownNeed(ctx *actions.Context, r string, w *Workflow) (string, bool) {
+	rest, ok := strings.CutPrefix(r, "needs.")
+	if !ok {
+		return "", false
+	}
+	id, _, _ := strings.Cut(rest, ".")
+	needs, _ := ctx.Contexts["needs"].(map[string]any)
+	if _, known := needs[id]; known || id == "*" || w.byID[strings.ToLower(id)] == nil {
+		return "", false
+	}
+	return id, true
 }
 
 // uniqueName returns name, or name with a number added when a plan job

@@ -43,8 +43,6 @@ type action struct {
 	uses string
 	kind actionKind
 	with map[string]*tmpl
-	// withNode is `with:`, for positions.
-	withNode *node
 }
 
 func (a *action) input(name string) *tmpl {
@@ -226,7 +224,6 @@ var actionInputs = map[actionKind]struct {
 
 func (p *parser) with(s *step, n *node) {
 	a := s.act
-	a.withNode = n
 	spec, known := actionInputs[a.kind]
 	if n == nil || n.isNull() || !known {
 		if a.kind == actUpload {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/pkg/expr/actions"
-	"github.com/gantry-ci/gantry/pkg/pipeline"
 )
 
 // ctxSet is a set of expression contexts: the ones GitHub makes available
@@ -194,6 +193,9 @@ func (p *parser) exprError(path string, n *node, off int, text string, err error
 func (p *parser) checkContexts(path string, n *node, off int, text string, refs []string, avail ctxSet) bool {
 	ok := true
 	for _, r := range refs {
+		if lr := strings.ToLower(r); lr == "secrets.github_token" || lr == "github.token" {
+			p.d.warnf(p.src.posIn(n, off), "%s: `%s`: GITHUB_TOKEN is not available: Gantry issues no token for the GitHub API, so %s is empty unless the run is given a secret named GITHUB_TOKEN", path, text, r)
+		}
 		name, rest, _ := strings.Cut(r, ".")
 		name, _, _ = strings.Cut(name, "[")
 		c := ctxOf(name)
@@ -288,9 +290,9 @@ func parseYAMLNumber(n *node) (float64, bool) {
 	return f, err == nil
 }
 
-var numberExpr = mustParse("matrix.n")
+var numberExpr = mustParseExpr("matrix.n")
 
-func mustParse(s string) *actions.Expr {
+func mustParseExpr(s string) *actions.Expr {
 	x, err := actions.Parse(s)
 	if err != nil {
 		panic(err)
@@ -341,41 +343,3 @@ func nodeValue(n *node) any {
 // barePath matches an expression that is only a context path, such as
 // secrets.NPM_TOKEN or steps.build.outputs['image-tag'].
 var barePath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_-]*|\s*\[\s*'[^']*'\s*\])*$`)
-
-// pathSegments splits a bare path into its names, lower-casing the
-// context's.
-func pathSegments(text string) []string {
-	var segs []string
-	s := strings.TrimSpace(text)
-	for s != "" {
-		switch {
-		case s[0] == '.' || s[0] == ' ' || s[0] == '\t':
-			s = s[1:]
-		case s[0] == '[':
-			s = strings.TrimLeft(s[1:], " \t")
-			end := strings.Index(s[1:], "'") + 1
-			segs = append(segs, s[1:end])
-			s = strings.TrimLeft(s[end+1:], " \t")
-			s = strings.TrimPrefix(s, "]")
-		default:
-			i := strings.IndexAny(s, ".[ \t")
-			if i < 0 {
-				i = len(s)
-			}
-			segs = append(segs, s[:i])
-			s = s[i:]
-		}
-	}
-	if len(segs) > 0 {
-		segs[0] = strings.ToLower(segs[0])
-	}
-	return segs
-}
-
-// planError is a problem found while planning, at a position.
-type planError struct {
-	pos pipeline.Pos
-	msg string
-}
-
-func (e *planError) Error() string { return e.pos.String() + ": " + e.msg }

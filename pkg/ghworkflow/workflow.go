@@ -34,6 +34,10 @@ type Workflow struct {
 // Name returns the workflow's `name:`, or "" when it has none.
 func (w *Workflow) Name() string { return w.name }
 
+// JobCount returns the number of jobs the workflow defines (before
+// matrices are expanded).
+func (w *Workflow) JobCount() int { return len(w.jobs) }
+
 // Warnings returns what the workflow does that Gantry accepts but ignores
 // or approximates, sorted by position.
 func (w *Workflow) Warnings() []pipeline.Warning { return slices.Clone(w.warnings) }
@@ -202,7 +206,7 @@ func (p *parser) parse(data []byte) *Workflow {
 			jobsNode = v
 		default:
 			if slices.Contains(gitlabOnlyKeys, k.value) {
-				p.d.errorf(k.pos, "unknown key `%s`: this looks like a GitLab CI file, not a GitHub Actions workflow; valid keys are %s", k.value, strings.Join(topKeys, ", "))
+				p.d.errorf(k.pos, "the workflow: unknown key `%s`: this looks like a GitLab CI file, not a GitHub Actions workflow (valid keys: %s)", k.value, strings.Join(topKeys, ", "))
 				continue
 			}
 			topKeys.unknown(p.d, "the workflow", k)

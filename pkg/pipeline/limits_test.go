@@ -92,3 +92,44 @@ func TestDiagnosticsAreCapped(t *testing.T) {
 		t.Errorf("%d errors, last %v", n, errs[n-1])
 	}
 }
+
+// A billion-laughs document: each level aliases the previous one ten
+// times. Aliases share one node, and what a job expands from them (a
+// flattened script, extended jobs) is bounded: a clear error, quickly,
+// without the memory of the expansion.
+func TestBillionLaughsIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(".l0: &l0 [\"echo lol\"]\n")
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&b, ".l%d: &l%d [", i, i)
+		for k := 0; k < 10; k++ {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*l%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	for _, use := range []string{
+		"j:\n  script: *l9\n",
+		"j:\n  script: [echo]\n  variables:\n    A: *l9\n",
+		"j:\n  script: [echo]\n  tags: *l9\n",
+	} {
+		start := time.Now()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := Parse(testFile, []byte(b.String()+use))
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Errorf("%q: no error for a billion-line expansion", use)
+		} else {
+			t.Logf("%q: %.200v", use, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%q: took %s", use, d)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<30 {
+			t.Errorf("%q: allocated %d MB", use, grew>>20)
+		}
+	}
+}

@@ -217,7 +217,7 @@ func maskedValues(spec *gantryv1.JobSpec) []string {
 func vars(in []*gantryv1.Variable) []executor.Variable {
 	out := make([]executor.Variable, 0, len(in))
 	for _, v := range in {
-		out = append(out, executor.Variable{Key: v.GetKey(), Value: v.GetValue()})
+		out = append(out, executor.Variable{Key: v.GetKey(), Value: v.GetValue(), Raw: v.GetRaw()})
 	}
 	return out
 }

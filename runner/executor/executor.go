@@ -101,6 +101,8 @@ type Service struct {
 type Variable struct {
 	Key   string
 	Value string
+	// Raw values are not expanded (see WithDefaults).
+	Raw bool
 }
 
 // Outcome is how a job attempt ended.

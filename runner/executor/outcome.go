@@ -96,6 +96,11 @@ func HasCommands(cmds []string) bool {
 
 // WithDefaults returns vars followed by each default whose key vars does
 // not set.
+//
+// Then, as GitLab Runner does, each value that is not Raw has its $NAME and
+// ${NAME} references replaced by the value of the job's variable NAME
+// (the last one of that name; empty when there is none), once: a
+// reference in a replaced value stays as it is. $$ stands for one $.
 func WithDefaults(vars []Variable, defaults ...Variable) []Variable {
 	out := slices.Clone(vars)
 	for _, d := range defaults {
@@ -103,7 +108,50 @@ func WithDefaults(vars []Variable, defaults ...Variable) []Variable {
 			out = append(out, d)
 		}
 	}
+	values := make(map[string]string, len(out))
+	for _, v := range out {
+		values[v.Key] = v.Value
+	}
+	for i, v := range out {
+		if !v.Raw && strings.Contains(v.Value, "$") {
+			out[i].Value = expand(v.Value, values)
+		}
+	}
 	return out
+}
+
+// expand replaces $NAME, ${NAME} and $$ in s.
+func expand(s string, values map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch c := s[i+1]; {
+		case c == '$':
+			b.WriteByte('$')
+			i++
+		case c == '{':
+			end := strings.IndexByte(s[i+2:], '}')
+			if end < 0 || !validEnvName(s[i+2:i+2+end]) {
+				b.WriteByte('$')
+				continue
+			}
+			b.WriteString(values[s[i+2:i+2+end]])
+			i += 2 + end
+		case c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z':
+			j := i + 1
+			for j < len(s) && (s[j] == '_' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= '0' && s[j] <= '9') {
+				j++
+			}
+			b.WriteString(values[s[i+1:j]])
+			i = j - 1
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
 }
 
 // SyncWriter serialises writes to a job log from several goroutines. It

@@ -43,3 +43,27 @@ func TestWithDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestWithDefaultsExpandsAsGitLabRunner(t *testing.T) {
+	got := WithDefaults([]Variable{
+		{Key: "GOPATH", Value: "$CI_PROJECT_DIR/.go"},
+		{Key: "BIN", Value: "${GOPATH}/bin:$PATH_EXTRA"},
+		{Key: "PRICE", Value: "$$5 and $ alone and ${not valid} and $1"},
+		{Key: "RAW", Value: "$CI_PROJECT_DIR", Raw: true},
+		{Key: "LATER", Value: "$DEFINED_AFTER"},
+		{Key: "DEFINED_AFTER", Value: "x"},
+	}, Variable{Key: "CI_PROJECT_DIR", Value: "/builds/p"})
+	want := map[string]string{
+		"GOPATH":        "/builds/p/.go",
+		"BIN":           "$CI_PROJECT_DIR/.go/bin:", // one pass: GOPATH's own reference stays
+		"PRICE":         "$5 and $ alone and ${not valid} and $1",
+		"RAW":           "$CI_PROJECT_DIR",
+		"LATER":         "x",
+		"DEFINED_AFTER": "x",
+	}
+	for _, v := range got {
+		if w, ok := want[v.Key]; ok && v.Value != w {
+			t.Errorf("%s = %q, want %q", v.Key, v.Value, w)
+		}
+	}
+}

@@ -1049,7 +1049,11 @@ type Variable struct {
 	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	Value string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	// Masked values are replaced in logs before they leave the runner.
-	Masked        bool `protobuf:"varint,3,opt,name=masked,proto3" json:"masked,omitempty"`
+	Masked bool `protobuf:"varint,3,opt,name=masked,proto3" json:"masked,omitempty"`
+	// Raw values are used as they are; others have $VAR and ${VAR}
+	// references to the job's variables expanded by the runner ($$ is a $),
+	// as GitLab Runner does.
+	Raw           bool `protobuf:"varint,4,opt,name=raw,proto3" json:"raw,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1101,6 +1105,13 @@ func (x *Variable) GetValue() string {
 func (x *Variable) GetMasked() bool {
 	if x != nil {
 		return x.Masked
+	}
+	return false
+}
+
+func (x *Variable) GetRaw() bool {
+	if x != nil {
+		return x.Raw
 	}
 	return false
 }
@@ -1351,11 +1362,12 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"entrypoint\x12%\n" +
 	"\x0eentrypoint_set\x18\x04 \x01(\bR\rentrypointSet\x12\x18\n" +
 	"\acommand\x18\x05 \x03(\tR\acommand\x121\n" +
-	"\tvariables\x18\x06 \x03(\v2\x13.gantry.v1.VariableR\tvariables\"J\n" +
+	"\tvariables\x18\x06 \x03(\v2\x13.gantry.v1.VariableR\tvariables\"\\\n" +
 	"\bVariable\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
-	"\x06masked\x18\x03 \x01(\bR\x06masked\"\xdf\x03\n" +
+	"\x06masked\x18\x03 \x01(\bR\x06masked\x12\x10\n" +
+	"\x03raw\x18\x04 \x01(\bR\x03raw\"\xdf\x03\n" +
 	"\aJobSpec\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\x03R\x05jobId\x12\x12\n" +

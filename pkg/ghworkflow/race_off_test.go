@@ -1,0 +1,5 @@
+//go:build !race
+
+package ghworkflow
+
+const raceEnabled = false

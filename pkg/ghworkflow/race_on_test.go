@@ -1,0 +1,6 @@
+//go:build race
+
+package ghworkflow
+
+// raceEnabled loosens time limits for the race detector.
+const raceEnabled = true
