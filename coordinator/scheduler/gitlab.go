@@ -153,7 +153,9 @@ func (s *Scheduler) supersede(ctx context.Context, id int64, by *model.Run) erro
 		if old.Status.Terminal() || old.ProjectName != by.ProjectName || old.Ref != by.Ref || (old.Source != "" && old.Source != "push") {
 			return nil
 		}
-		started := func(j *model.Job) bool { return j.Status.Active() || j.Status.Terminal() && j.Status != model.JobSkipped }
+		started := func(j *model.Job) bool {
+			return j.Status.Active() || j.Status.Terminal() && j.Status != model.JobSkipped
+		}
 		switch by.AutoCancel {
 		case "interruptible":
 			for _, j := range rs.Jobs {
