@@ -15,7 +15,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build demo test test-unit test-e2e test-images tools proto proto-check lint fmt-check vet bench clean
+.PHONY: all build demo test fuzz-brief test-unit test-e2e test-images tools proto proto-check lint fmt-check vet bench clean
 
 all: build
 
@@ -30,6 +30,20 @@ demo: build test-images
 ## test: everything CI checks
 test: fmt-check vet proto-check test-images
 	$(GO) test -race -timeout 25m ./...
+	$(MAKE) fuzz-brief
+
+# Every parser of user input has a fuzz target; CI runs each briefly (no
+# panic, no hang on generated inputs). Longer runs: FUZZTIME=10m.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./pkg/pipeline:FuzzParse ./pkg/ghworkflow:FuzzParse ./pkg/expr/gitlab:FuzzParse \
+	./pkg/expr/actions:FuzzParse ./pkg/source:FuzzUnpack ./pkg/source:FuzzUnpackEntries
+
+## fuzz-brief: run each fuzz target for FUZZTIME
+fuzz-brief:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 ## test-unit: only the fast in-process tests
 test-unit:
@@ -73,6 +87,7 @@ vet:
 bench: build test-images
 	./deploy/bench/overhead.sh
 	./deploy/bench/dispatch.sh
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./pkg/pipeline ./pkg/ghworkflow
 
 clean:
 	rm -rf $(BIN)
