@@ -128,7 +128,7 @@ func (s *Scheduler) SupersedeOlderRuns(ctx context.Context, run *model.Run) erro
 	if run.AutoCancel == "none" || run.Ref == "" || (run.Source != "" && run.Source != "push") {
 		return nil
 	}
-	ids, err := s.store.ActiveRunIDs(ctx)
+	ids, err := s.store.ActiveRunsOfRef(ctx, run.ProjectName, run.Ref)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -28,20 +29,27 @@ func (k keys) run(id int64) string        { return k.prefix + "run/" + pad(id) }
 func (k keys) runs() string               { return k.prefix + "run/" }
 func (k keys) jobs(runID int64) string    { return k.prefix + "jobs/" + pad(runID) + "/" }
 func (k keys) job(runID, id int64) string { return k.jobs(runID) + pad(id) }
-func (k keys) delayedJobs() string        { return k.prefix + "delayed/" }
-func (k keys) delayed(id int64) string    { return k.delayedJobs() + pad(id) }
-func (k keys) spec(id int64) string       { return k.prefix + "specs/" + pad(id) }
-func (k keys) jobIndex(id int64) string   { return k.prefix + "jobindex/" + pad(id) }
-func (k keys) queue() string              { return k.prefix + "queue/" }
-func (k keys) queued(id int64) string     { return k.queue() + pad(id) }
-func (k keys) leases() string             { return k.prefix + "leases/" }
-func (k keys) lease(id int64) string      { return k.leases() + pad(id) }
-func (k keys) active(runID int64) string  { return k.prefix + "active/" + pad(runID) }
-func (k keys) activeRuns() string         { return k.prefix + "active/" }
-func (k keys) runners() string            { return k.prefix + "runners/" }
-func (k keys) runner(id string) string    { return k.runners() + id }
-func (k keys) token(hash string) string   { return k.prefix + "runnertokens/" + hash }
-func (k keys) counter(name string) string { return k.prefix + "counters/" + name }
+
+// refRuns indexes the active branch-push runs of a project's ref (for
+// auto-cancel); names are escaped so "/" in refs stays inside a segment.
+func (k keys) refRuns(project, ref string) string {
+	return k.prefix + "refruns/" + url.PathEscape(project) + "/" + url.PathEscape(ref) + "/"
+}
+func (k keys) refRun(project, ref string, id int64) string { return k.refRuns(project, ref) + pad(id) }
+func (k keys) delayedJobs() string                         { return k.prefix + "delayed/" }
+func (k keys) delayed(id int64) string                     { return k.delayedJobs() + pad(id) }
+func (k keys) spec(id int64) string                        { return k.prefix + "specs/" + pad(id) }
+func (k keys) jobIndex(id int64) string                    { return k.prefix + "jobindex/" + pad(id) }
+func (k keys) queue() string                               { return k.prefix + "queue/" }
+func (k keys) queued(id int64) string                      { return k.queue() + pad(id) }
+func (k keys) leases() string                              { return k.prefix + "leases/" }
+func (k keys) lease(id int64) string                       { return k.leases() + pad(id) }
+func (k keys) active(runID int64) string                   { return k.prefix + "active/" + pad(runID) }
+func (k keys) activeRuns() string                          { return k.prefix + "active/" }
+func (k keys) runners() string                             { return k.prefix + "runners/" }
+func (k keys) runner(id string) string                     { return k.runners() + id }
+func (k keys) token(hash string) string                    { return k.prefix + "runnertokens/" + hash }
+func (k keys) counter(name string) string                  { return k.prefix + "counters/" + name }
 
 // idFromKey parses the trailing id of a key.
 func idFromKey(key string) (int64, error) {

@@ -82,6 +82,9 @@ func (s *Store) CreateRun(ctx context.Context, n int, build func(runID int64, jo
 		}
 		if !run.Status.Terminal() {
 			ops = append(ops, clientv3.OpPut(s.k.active(runID), ""))
+			if pushRun(run) {
+				ops = append(ops, clientv3.OpPut(s.k.refRun(run.ProjectName, run.Ref, runID), ""))
+			}
 		}
 		for _, j := range jobs {
 			ops = append(ops,
@@ -132,6 +135,30 @@ func counterValue(r *etcdserverpb.RangeResponse) (int64, int64, error) {
 // GetRun reads a run and its jobs at one revision.
 func (s *Store) GetRun(ctx context.Context, id int64) (*RunState, error) {
 	return s.getRun(ctx, id, 0)
+}
+
+// pushRun reports whether a run is a branch push, which auto-cancel
+// considers.
+func pushRun(r *model.Run) bool {
+	return r.Ref != "" && (r.Source == "" || r.Source == "push")
+}
+
+// ActiveRunsOfRef returns the ids of the active branch-push runs of a
+// project's ref, oldest first.
+func (s *Store) ActiveRunsOfRef(ctx context.Context, project, ref string) ([]int64, error) {
+	resp, err := s.cli.Get(ctx, s.k.refRuns(project, ref), clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, fmt.Errorf("list runs of ref %q: %w", ref, err)
+	}
+	ids := make([]int64, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		id, err := idFromKey(string(kv.Key))
+		if err != nil {
+			return nil, fmt.Errorf("ref run key %q: %w", kv.Key, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // JobSpec returns the execution spec a job was created with.

@@ -298,6 +298,9 @@ func (s *Store) commit(ctx context.Context, id int64, rs *RunState) (bool, error
 			ops = append(ops, clientv3.OpPut(s.k.active(id), ""))
 		} else {
 			ops = append(ops, clientv3.OpDelete(s.k.active(id)))
+			if pushRun(rs.Run) {
+				ops = append(ops, clientv3.OpDelete(s.k.refRun(rs.Run.ProjectName, rs.Run.Ref, id)))
+			}
 		}
 	}
 	written := map[int64][]byte{}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -341,5 +342,43 @@ func TestUpdateRunIsolatesLapsedLease(t *testing.T) {
 		if err != nil {
 			t.Errorf("job %d failed with its neighbour: %v", i, err)
 		}
+	}
+}
+
+// The runs of a ref that auto-cancel considers: active branch pushes of
+// that project and ref only, gone from the index once they end.
+func TestActiveRunsOfRef(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	mk := func(project, ref, source string) int64 {
+		rs, err := s.CreateRun(ctx, 1, func(runID int64, ids []int64) (*model.Run, []*model.Job, error) {
+			run := &model.Run{ID: runID, Status: model.RunPending, JobIDs: ids, ProjectName: project, Ref: ref, Source: source}
+			jobs := []*model.Job{{ID: ids[0], RunID: runID, Name: "j", Status: model.JobCreated}}
+			model.Advance(run, jobs, time.Now())
+			return run, jobs, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs.Run.ID
+	}
+	a := mk("shop", "feature/x", "push")
+	mk("shop", "feature/y", "push")
+	mk("other", "feature/x", "")
+	mk("shop", "feature/x", "schedule")
+	b := mk("shop", "feature/x", "")
+	got, err := s.ActiveRunsOfRef(ctx, "shop", "feature/x")
+	if err != nil || !slices.Equal(got, []int64{a, b}) {
+		t.Fatalf("ActiveRunsOfRef = %v, %v; want [%d %d]", got, err, a, b)
+	}
+	if _, err := s.UpdateRun(ctx, a, func(rs *store.RunState) error {
+		rs.Run.CancelRequested = true
+		model.Advance(rs.Run, rs.Jobs, time.Now())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ActiveRunsOfRef(ctx, "shop", "feature/x"); !slices.Equal(got, []int64{b}) {
+		t.Fatalf("after run %d ended: %v, want [%d]", a, got, b)
 	}
 }

@@ -59,7 +59,10 @@ func (s *submitter) Close() error { return s.conn.Close() }
 // benchPipeline is one stage of n jobs that any runner may take.
 func benchPipeline(n int) []byte {
 	var b strings.Builder
-	b.WriteString("# Gantry dispatch benchmark: parallel jobs that finish at once.\nstages: [bench]\n")
+	// Every run is work of its own: a newer run of the ref must not
+	// cancel the older ones (GitLab's default auto-cancel would).
+	b.WriteString("# Gantry dispatch benchmark: parallel jobs that finish at once.\n" +
+		"workflow:\n  auto_cancel:\n    on_new_commit: none\nstages: [bench]\n")
 	for i := range n {
 		fmt.Fprintf(&b, "job-%d:\n  stage: bench\n  script: [\"true\"]\n", i)
 	}
