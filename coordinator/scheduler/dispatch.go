@@ -157,6 +157,18 @@ func (s *Scheduler) leased(e store.QueueEntry, rev int64) {
 	}
 }
 
+// dropStale removes a mirrored queue entry that the run, read at rev,
+// shows is not pending any more. The watch removes such entries anyway;
+// this only keeps dispatch from planning one again and again meanwhile.
+func (s *Scheduler) dropStale(e store.QueueEntry, rev int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.queue[e.JobID]; ok && cur.Rev == e.Rev && e.Rev < rev {
+		delete(s.queue, e.JobID)
+		s.log.Warn("dropped a stale queue entry", zap.Int64("job_id", e.JobID), zap.Int64("entry_rev", e.Rev), zap.Int64("run_rev", rev))
+	}
+}
+
 // leaseOne leases one planned job, undoing the reservation on failure.
 // It returns the revision the job left the queue at, 0 if it did not.
 func (s *Scheduler) leaseOne(ctx context.Context, a assignment) int64 {
@@ -182,12 +194,13 @@ func (s *Scheduler) leaseOne(ctx context.Context, a assignment) int64 {
 // sends the lease to the runner. It returns the lease's revision when the
 // runner got it, 0 otherwise.
 func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) (int64, error) {
-	var epoch int64
+	var epoch, notPendingAt int64
 	var queuedAt time.Time
 	now := s.now()
 	rev, err := s.store.UpdateRun(ctx, e.RunID, func(rs *store.RunState) error {
 		j := rs.Job(e.JobID)
 		if j == nil || j.Status != model.JobPending || rs.Run.CancelRequested {
+			notPendingAt = rs.Revision
 			return errNotPending
 		}
 		j.Status = model.JobLeased
@@ -202,6 +215,7 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 	})
 	if errors.Is(err, errNotPending) {
 		ss.release(e.JobID)
+		s.dropStale(e, notPendingAt)
 		return 0, nil
 	}
 	if err != nil {

@@ -123,16 +123,34 @@ func (s *Scheduler) start() {
 	s.store.OnQueueChange(func(evs []store.QueueEvent) {
 		s.mu.Lock()
 		for _, ev := range evs {
-			s.applyQueueLocked(ev)
+			s.applyOwnLocked(ev)
 		}
 		s.mu.Unlock()
 		s.Kick()
 	})
 }
 
+// applyOwnLocked applies a queue change this coordinator's commit reports.
+// The watch delivers every change in order: one up to watchRev is late
+// (and the removal it might undo may be forgotten already), so it is
+// dropped.
+func (s *Scheduler) applyOwnLocked(ev store.QueueEvent) {
+	if ev.Entry.Rev > s.watchRev {
+		s.applyQueueLocked(ev)
+	}
+}
+
+// applyWatchLocked applies a queue change the watch delivers.
+func (s *Scheduler) applyWatchLocked(ev store.QueueEvent) {
+	s.applyQueueLocked(ev)
+	s.watchRev = max(s.watchRev, ev.Entry.Rev)
+}
+
 // applyQueueLocked applies one queue change, from the watch or from this
 // coordinator's own commit, whichever comes first: each carries its
-// revision, so the other, arriving later, changes nothing.
+// revision, so the other, arriving later, changes nothing. (A commit's
+// report older than what the watch delivered is not applied at all: the
+// caller filters it, since the removal it might undo may be forgotten.)
 func (s *Scheduler) applyQueueLocked(ev store.QueueEvent) {
 	id, rev := ev.Entry.JobID, ev.Entry.Rev
 	if cur, ok := s.queue[id]; ok && cur.Rev >= rev {
@@ -213,8 +231,7 @@ func (s *Scheduler) followQueue(ctx context.Context) error {
 	return s.store.WatchQueue(ctx, rev, func(evs []store.QueueEvent) {
 		s.mu.Lock()
 		for _, ev := range evs {
-			s.applyQueueLocked(ev)
-			s.watchRev = max(s.watchRev, ev.Entry.Rev)
+			s.applyWatchLocked(ev)
 		}
 		s.pruneRemovedLocked()
 		s.mu.Unlock()
