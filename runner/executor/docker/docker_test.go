@@ -76,7 +76,7 @@ func TestRunVariablesAndWorkspace(t *testing.T) {
 	job.ProjectName = "group/app"
 	job.Variables = []executor.Variable{
 		{Key: "GREETING", Value: "hello world"},
-		{Key: "TRICKY", Value: `a'b"c$d` + "\nsecond line"},
+		{Key: "TRICKY", Value: `a'b"c$d` + "\nsecond line", Raw: true}, // raw: no $ expansion
 		{Key: "SAME", Value: "first"},
 		{Key: "SAME", Value: "second"},
 		{Key: "not-a-shell-name", Value: "skipped"},

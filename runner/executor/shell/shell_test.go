@@ -115,14 +115,16 @@ func TestRunVariablesAndWorkingDirectory(t *testing.T) {
 		`echo "pwd=$(pwd)"`,
 		`echo "project=$CI_PROJECT_DIR"`,
 		"for i in 1 2; do\n  echo \"line-$i\"\ndone",
+		`echo "cache=$CACHE"`,
 	)
 	job.ProjectName = "group/app"
 	job.Variables = []executor.Variable{
 		{Key: "GREETING", Value: "hello world"},
-		{Key: "TRICKY", Value: `a'b"c$d`},
+		{Key: "TRICKY", Value: `a'b"c$d`, Raw: true}, // raw: no $ expansion
 		{Key: "SAME", Value: "first"},
 		{Key: "SAME", Value: "second"},
 		{Key: "not-a-shell-name", Value: "x"},
+		{Key: "CACHE", Value: "${CI_PROJECT_DIR}/.cache"}, // expanded as GitLab Runner does
 	}
 	log := newLogBuffer("")
 	res := runJob(t.Context(), t, e, job, log)
@@ -130,7 +132,7 @@ func TestRunVariablesAndWorkingDirectory(t *testing.T) {
 	dir := filepath.Join(e.cfg.BuildsDir, fmt.Sprintf("%d-%d", job.ID, job.Epoch), "group", "app")
 	assertInOrder(t, log.String(),
 		"greeting=hello world\n", `a'b"c$d`+"\n", "same=second\n", "host-env-visible\n",
-		"pwd="+dir+"\n", "project="+dir+"\n", "line-1\n", "line-2\n")
+		"pwd="+dir+"\n", "project="+dir+"\n", "line-1\n", "line-2\n", "cache="+dir+"/.cache\n")
 }
 
 func TestRunUnpacksSource(t *testing.T) {
