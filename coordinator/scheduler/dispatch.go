@@ -211,6 +211,9 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		j.Attempts = append(j.Attempts, model.Attempt{Epoch: j.Epoch, RunnerID: ss.Runner.ID, RunnerName: ss.Runner.Name, Status: model.JobLeased, LeasedAt: now})
 		model.Advance(rs.Run, rs.Jobs, now)
 		epoch, queuedAt = j.Epoch, j.QueuedAt
+		if e.Seen.After(queuedAt) {
+			queuedAt = e.Seen // the commit that queued it, as this coordinator learnt it
+		}
 		return nil
 	})
 	if errors.Is(err, errNotPending) {

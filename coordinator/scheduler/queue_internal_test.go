@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gantry-ci/gantry/coordinator/store"
 )
@@ -36,7 +37,7 @@ func TestQueueMirrorOrdersChangesByRevision(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := &Scheduler{queue: map[int64]store.QueueEntry{}, removed: map[int64]int64{}}
+			s := &Scheduler{queue: map[int64]store.QueueEntry{}, removed: map[int64]int64{}, now: time.Now}
 			for _, st := range c.steps {
 				ev := store.QueueEvent{Entry: store.QueueEntry{JobID: 1, RunID: 1, Rev: st.rev}, Added: st.added}
 				if st.own {

@@ -160,7 +160,9 @@ func (s *Scheduler) applyQueueLocked(ev store.QueueEvent) {
 		return
 	}
 	if ev.Added {
-		s.queue[id] = ev.Entry
+		e := ev.Entry
+		e.Seen = s.now()
+		s.queue[id] = e
 		return
 	}
 	delete(s.queue, id)

@@ -77,6 +77,9 @@ type QueueEntry struct {
 	// Rev is the revision the entry was written at, or for a removal the
 	// revision it was removed at.
 	Rev int64 `json:"-"`
+	// Seen is when this coordinator learnt of the entry (zero until the
+	// scheduler mirrors it).
+	Seen time.Time `json:"-"`
 }
 
 // LeaseEntry is the value of a lease key.

@@ -497,7 +497,9 @@ type JobLease struct {
 	Epoch int64                  `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Ttl   *durationpb.Duration   `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	Spec  *JobSpec               `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
-	// When the job last became ready to run (entered the queue).
+	// When the job last became ready to run: when the coordinator learnt
+	// its queue entry was committed (the job's stored queued_at, set just
+	// before that commit, when the coordinator learnt nothing later).
 	QueuedAt      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=queued_at,json=queuedAt,proto3" json:"queued_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
