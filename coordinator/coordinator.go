@@ -51,6 +51,9 @@ type Config struct {
 	// ReadyFile, if set, receives the gRPC address once serving (for
 	// scripts and tests that listen on port 0).
 	ReadyFile string
+	// Registry is the container registry jobs push to, for CI_REGISTRY and
+	// CI_REGISTRY_IMAGE.
+	Registry string
 	// HTTPListen, if set, serves health and profiling endpoints.
 	HTTPListen string
 	// ShutdownGrace bounds a graceful stop.
@@ -118,7 +121,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	sched := scheduler.New(st, scheduler.Config{LeaseTTL: cfg.LeaseTTL, HeartbeatInterval: cfg.HeartbeatInterval}, log.Named("scheduler"))
 	auth := api.NewAuthenticator(st, cfg.RegistrationToken)
-	sub := submit.New(st, blobs, cfg.MaxSourceBytes, log)
+	sub := submit.New(st, blobs, submit.Options{MaxSourceBytes: cfg.MaxSourceBytes, Registry: cfg.Registry}, log)
 
 	// stopping ends long-lived streams at shutdown (see api.Interceptors).
 	stopping, stopStreams := context.WithCancel(context.Background())

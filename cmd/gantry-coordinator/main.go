@@ -64,6 +64,7 @@ func command() *cobra.Command {
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "job lease TTL (default 15s)")
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "runner heartbeat interval (default 5s)")
 	f.Int64Var(&cfg.MaxSourceBytes, "max-source-bytes", 512<<20, "largest accepted source archive")
+	f.StringVar(&cfg.Registry, "registry", "", "container registry (host[:port]) jobs push to: sets CI_REGISTRY and CI_REGISTRY_IMAGE")
 	f.StringVar(&cfg.HTTPListen, "http-listen", "", "address for HTTP health and profiling endpoints (off when empty)")
 	f.StringVar(&cfg.ReadyFile, "ready-file", "", "write the listen address here once serving")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

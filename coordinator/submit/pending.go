@@ -27,7 +27,6 @@ func notHonoured(plan *pipeline.Plan) []string {
 		check(pj.Artifacts != nil, "artifacts")
 		check(len(pj.Cache) > 0, "cache")
 		check(pj.Coverage != "", "coverage")
-		check(pj.Environment != nil, "environment")
 		check(j.UsesDependencies, "dependencies")
 	}
 	return out

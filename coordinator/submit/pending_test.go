@@ -17,6 +17,8 @@ deploy:
   script: [make deploy]
   needs: [build]
   environment: production
+  cache:
+    paths: [.go]
   rules:
     - if: $CI_COMMIT_BRANCH == "main"
 `))
@@ -28,10 +30,10 @@ deploy:
 		t.Fatal(err)
 	}
 	got := strings.Join(notHonoured(plan), "\n")
-	if want := "ci.yml:6:1: job \"deploy\": `environment` is not acted on by this coordinator yet and was ignored"; !strings.Contains(got, want) {
+	if want := "ci.yml:6:1: job \"deploy\": `cache` is not acted on by this coordinator yet and was ignored"; !strings.Contains(got, want) {
 		t.Errorf("warnings\n%s\nlack %q", got, want)
 	}
 	if strings.Contains(got, "build") || strings.Count(got, "\n") != 0 {
-		t.Errorf("retry, needs, parallel and rules are honoured; want one warning, got:\n%s", got)
+		t.Errorf("retry, needs, parallel, rules and environment are honoured; want one warning, got:\n%s", got)
 	}
 }

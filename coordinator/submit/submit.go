@@ -6,12 +6,15 @@
 package submit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -60,18 +63,27 @@ type Request struct {
 	Archive io.Reader
 }
 
-// Service creates runs.
-type Service struct {
-	store          *store.Store
-	blobs          *blob.FS
-	log            *zap.Logger
-	maxSourceBytes int64
-	now            func() time.Time
+// Options tune submissions.
+type Options struct {
+	// MaxSourceBytes bounds source archives (0: no limit).
+	MaxSourceBytes int64
+	// Registry is the container registry jobs push to (host[:port]), for
+	// CI_REGISTRY and CI_REGISTRY_IMAGE; "" leaves them unset.
+	Registry string
 }
 
-// New returns a submission service. maxSourceBytes bounds source archives.
-func New(st *store.Store, blobs *blob.FS, maxSourceBytes int64, logger *zap.Logger) *Service {
-	return &Service{store: st, blobs: blobs, log: logger, maxSourceBytes: maxSourceBytes, now: time.Now}
+// Service creates runs.
+type Service struct {
+	store *store.Store
+	blobs *blob.FS
+	log   *zap.Logger
+	opts  Options
+	now   func() time.Time
+}
+
+// New returns a submission service.
+func New(st *store.Store, blobs *blob.FS, opts Options, logger *zap.Logger) *Service {
+	return &Service{store: st, blobs: blobs, log: logger, opts: opts, now: time.Now}
 }
 
 // Submit validates and stores a run. Pipeline problems are returned as
@@ -103,6 +115,11 @@ func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []s
 			{Key: "CI_SERVER_NAME", Value: "Gantry"},
 			{Key: "CI_PROJECT_NAME", Value: req.ProjectName},
 		},
+	}
+	if r := s.opts.Registry; r != "" {
+		in.Predefined = append(in.Predefined,
+			pipeline.Variable{Key: "CI_REGISTRY", Value: r},
+			pipeline.Variable{Key: "CI_REGISTRY_IMAGE", Value: r + "/" + strings.ToLower(req.ProjectName)})
 	}
 	if req.ChangedFilesKnown {
 		in.ChangedFiles = append([]string{}, req.ChangedFiles...)
@@ -179,7 +196,7 @@ func (s *Service) storeSource(ctx context.Context, archive io.Reader) (string, *
 	if archive == nil {
 		return "", nil, nil
 	}
-	res, err := s.blobs.PutContentAddressed(ctx, "sources", ".tar.gz", archive, s.maxSourceBytes)
+	res, err := s.blobs.PutContentAddressed(ctx, "sources", ".tar.gz", archive, s.opts.MaxSourceBytes)
 	if err != nil {
 		return "", nil, fmt.Errorf("store source archive: %w", err)
 	}
@@ -248,6 +265,55 @@ func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map
 	return j, nil
 }
 
+// environmentSlug is GitLab's CI_ENVIRONMENT_SLUG, simplified: lower
+// case, runs of characters other than a-z and 0-9 as "-", at most 24
+// bytes, starting with a letter (GitLab also adds a random suffix when it
+// shortens a name; Gantry does not).
+func environmentSlug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if b.Len() == 0 && r <= '9' {
+				b.WriteString("env-")
+			}
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := b.String()
+	if len(s) > 24 {
+		s = s[:24]
+	}
+	return strings.Trim(s, "-")
+}
+
+// environmentTier is deployment_tier, or the tier GitLab guesses from the
+// environment's name.
+func environmentTier(env *pipeline.Environment) string {
+	if env.DeploymentTier != "" {
+		return env.DeploymentTier
+	}
+	name := strings.ToLower(env.Name)
+	has := func(words ...string) bool {
+		return slices.ContainsFunc(words, func(w string) bool { return strings.Contains(name, w) })
+	}
+	switch {
+	case has("prod", "live"):
+		return "production"
+	case has("stag", "model", "demo", "pre"):
+		return "staging"
+	case has("test", "qa"):
+		return "testing"
+	case has("dev", "review", "trunk"):
+		return "development"
+	}
+	return "other"
+}
+
 func vars(in []pipeline.Variable, masked map[string]bool) []*gantryv1.Variable {
 	out := make([]*gantryv1.Variable, 0, len(in))
 	for _, v := range in {
@@ -268,6 +334,14 @@ func jobPredefined(run *model.Run, jobID int64, pj *pipeline.PlanJob) []*gantryv
 	}
 	if run.Name != "" {
 		kv = append(kv, [2]string{"CI_PIPELINE_NAME", run.Name})
+	}
+	if env := pj.Environment; env != nil && env.Name != "" {
+		action := cmp.Or(env.Action, "start")
+		kv = append(kv, [2]string{"CI_ENVIRONMENT_NAME", env.Name}, [2]string{"CI_ENVIRONMENT_SLUG", environmentSlug(env.Name)},
+			[2]string{"CI_ENVIRONMENT_ACTION", action}, [2]string{"CI_ENVIRONMENT_TIER", environmentTier(env)})
+		if env.URL != "" {
+			kv = append(kv, [2]string{"CI_ENVIRONMENT_URL", env.URL})
+		}
 	}
 	if pj.NodeTotal > 0 {
 		kv = append(kv, [2]string{"CI_NODE_INDEX", strconv.Itoa(pj.NodeIndex)}, [2]string{"CI_NODE_TOTAL", strconv.Itoa(pj.NodeTotal)})

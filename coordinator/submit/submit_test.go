@@ -27,7 +27,7 @@ func newService(t *testing.T) (*Service, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(st, blobs, 1<<20, zaptest.NewLogger(t)), st
+	return New(st, blobs, Options{MaxSourceBytes: 1 << 20, Registry: "registry.example.com:5000"}, zaptest.NewLogger(t)), st
 }
 
 // archive packs files as gantry submit does.
@@ -87,6 +87,9 @@ deploy:
   resource_group: production
   rules:
     - if: $CI_COMMIT_TAG
+  environment:
+    name: production/$CI_PROJECT_NAME
+    url: https://$CI_PROJECT_NAME.example.com
   script: [make deploy]
 branch-only:
   extends: .go
@@ -133,6 +136,18 @@ func TestSubmitBuildsJobsFromThePlan(t *testing.T) {
 	} {
 		if v[key].GetValue() != want {
 			t.Errorf("%s = %q, want %q", key, v[key].GetValue(), want)
+		}
+	}
+	if v["CI_REGISTRY_IMAGE"].GetValue() != "registry.example.com:5000/shop" {
+		t.Errorf("CI_REGISTRY_IMAGE = %q", v["CI_REGISTRY_IMAGE"].GetValue())
+	}
+	dv := varsOf(specOf(t, st, deploy))
+	for key, want := range map[string]string{
+		"CI_ENVIRONMENT_NAME": "production/shop", "CI_ENVIRONMENT_SLUG": "production-shop", "CI_ENVIRONMENT_URL": "https://shop.example.com",
+		"CI_ENVIRONMENT_ACTION": "start", "CI_ENVIRONMENT_TIER": "production",
+	} {
+		if dv[key].GetValue() != want {
+			t.Errorf("deploy: %s = %q, want %q", key, dv[key].GetValue(), want)
 		}
 	}
 	if _, ok := v["CI_COMMIT_BRANCH"]; ok {
