@@ -72,6 +72,44 @@ type Job struct {
 	// Source opens the job's source archive (a gzip-compressed tar). It may
 	// be nil when the job has no source. It is called at most once.
 	Source func(ctx context.Context) (io.ReadCloser, error)
+
+	// Dependencies are the artifact archives of the jobs this one depends
+	// on, unpacked into the workspace in order after the source (a later
+	// one overwrites what an earlier one wrote), before before_script.
+	Dependencies []Dependency
+
+	// Artifacts, if set, says which workspace files to keep once the
+	// script and after_script have ended, and for which outcomes. The
+	// executor collects them into one gzip-compressed tar (paths relative
+	// to the workspace) and passes it to UploadArtifacts, before Finished
+	// is called. A collection or upload failure fails the job (as in
+	// GitLab), with the reason in the log and the Result's message.
+	Artifacts       *Artifacts
+	UploadArtifacts func(ctx context.Context, archive io.Reader) error
+	// MaxArtifactBytes bounds the compressed archive; 0 means no limit.
+	MaxArtifactBytes int64
+}
+
+// Dependency is one job's artifact archive to unpack before the script.
+type Dependency struct {
+	// JobName is for log lines ("Downloading artifacts for build ...").
+	JobName string
+	// Open opens the gzip-compressed tar; it is called at most once.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Artifacts selects the files a job keeps (GitLab's `artifacts:`).
+type Artifacts struct {
+	// Paths and Exclude are globs relative to the workspace, matched as
+	// GitLab matches them (pipeline.MatchGlob: `**` crosses directories;
+	// a directory path takes everything under it).
+	Paths   []string
+	Exclude []string
+	// Untracked adds the files git does not track (only when the
+	// workspace is a git checkout).
+	Untracked bool
+	// When is on_success (the default), on_failure or always.
+	When string
 }
 
 // Image is the container image a job runs in.
