@@ -48,6 +48,8 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// MaxSourceBytes bounds a submitted source archive.
 	MaxSourceBytes int64
+	// MaxArtifactBytes bounds one job's artifact archive (0: 1 GiB).
+	MaxArtifactBytes int64
 	// ReadyFile, if set, receives the gRPC address once serving (for
 	// scripts and tests that listen on port 0).
 	ReadyFile string
@@ -132,8 +134,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		grpc.MaxRecvMsgSize(4<<20),
 	)
 	gs := grpc.NewServer(opts...)
-	gantryv1.RegisterRunnerServiceServer(gs, api.NewRunnerHandler(st, sched, logs, blobs, auth, log.Named("runner-api")))
-	gantryv1.RegisterPipelineServiceServer(gs, api.NewPipelineHandler(st, sched, sub, logs, log.Named("pipeline-api")))
+	gantryv1.RegisterRunnerServiceServer(gs, api.NewRunnerHandler(st, sched, logs, blobs, auth, cfg.MaxArtifactBytes, log.Named("runner-api")))
+	gantryv1.RegisterPipelineServiceServer(gs, api.NewPipelineHandler(st, sched, sub, logs, blobs, log.Named("pipeline-api")))
 	gantryv1.RegisterAdminServiceServer(gs, api.NewAdminHandler(st, sched))
 
 	lis, err := net.Listen("tcp", cfg.Listen)

@@ -47,6 +47,8 @@ type Config struct {
 	CancelGrace       time.Duration
 	LogSpoolDir       string
 	LogBufferBytes    int64
+	// MaxArtifactBytes bounds a job's artifact archive (0: no limit here).
+	MaxArtifactBytes int64
 }
 
 // Validate checks the configuration and says what to fix.
@@ -57,6 +59,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Token == "" && c.RegistrationToken == "" {
 		errs = append(errs, errors.New("the runner is not registered: give --registration-token (or GANTRY_REGISTRATION_TOKEN) once; its own token is then saved in --config"))
+	}
+	if c.MaxArtifactBytes < 0 {
+		errs = append(errs, fmt.Errorf("--max-artifact-size must not be negative, got %d", c.MaxArtifactBytes))
 	}
 	if c.LogBufferBytes < 0 {
 		errs = append(errs, fmt.Errorf("--log-buffer-size must not be negative, got %d", c.LogBufferBytes))
@@ -132,7 +137,7 @@ func Run(drain, kill context.Context, cfg Config, log *zap.Logger) error {
 	a := agent.New(client, exec, agent.Config{
 		Name: cfg.Name, Tags: cfg.Tags, RunUntagged: cfg.RunUntagged, Concurrency: cfg.Concurrency,
 		Version: Version, CancelGrace: cfg.CancelGrace,
-		LogSpoolDir: cfg.LogSpoolDir, LogBufferBytes: cfg.LogBufferBytes,
+		LogSpoolDir: cfg.LogSpoolDir, LogBufferBytes: cfg.LogBufferBytes, MaxArtifactBytes: cfg.MaxArtifactBytes,
 	}, log)
 	log.Info("runner starting", zap.String("runner_id", cfg.RunnerID), zap.String("name", cfg.Name), zap.Strings("tags", cfg.Tags),
 		zap.Int("concurrency", cfg.Concurrency), zap.String("executor", cfg.Executor), zap.String("coordinator", cfg.Coordinator))

@@ -63,6 +63,7 @@ func command() *cobra.Command {
 	f.StringVar(&tokenFile, "registration-token-file", "", "file holding the registration token")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "job lease TTL (default 15s)")
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "runner heartbeat interval (default 5s)")
+	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-size", 1<<30, "largest accepted artifact archive of one job, in bytes")
 	f.Int64Var(&cfg.MaxSourceBytes, "max-source-bytes", 512<<20, "largest accepted source archive")
 	f.StringVar(&cfg.Registry, "registry", "", "container registry (host[:port]) jobs push to: sets CI_REGISTRY and CI_REGISTRY_IMAGE")
 	f.StringVar(&cfg.HTTPListen, "http-listen", "", "address for HTTP health and profiling endpoints (off when empty)")

@@ -94,6 +94,7 @@ func command(drain, kill context.Context) *cobra.Command {
 	f.StringVar(&cfg.PullPolicy, "pull-policy", "if-not-present", "image pull policy: if-not-present, always or never")
 	f.DurationVar(&cfg.CancelGrace, "cancel-grace", 10*time.Second, "time between SIGTERM and SIGKILL for canceled jobs")
 	f.StringVar(&cfg.LogSpoolDir, "log-spool-dir", "", "directory buffering job logs while the coordinator is unreachable (default: a per-runner directory under the system temp dir)")
+	f.Var(byteSize{&cfg.MaxArtifactBytes}, "max-artifact-size", "largest artifact archive a job may upload, e.g. 1GiB (default: no limit here; the coordinator's applies)")
 	f.Var(byteSize{&cfg.LogBufferBytes}, "log-buffer-size", "most unacknowledged log bytes buffered per job, e.g. 64MiB (default 64MiB); output beyond it is dropped with a notice in the log")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "console", "console or json")

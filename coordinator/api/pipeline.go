@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.uber.org/zap"
 
+	"github.com/gantry-ci/gantry/coordinator/blob"
 	"github.com/gantry-ci/gantry/coordinator/logstore"
 	"github.com/gantry-ci/gantry/coordinator/model"
 	"github.com/gantry-ci/gantry/coordinator/scheduler"
@@ -26,14 +27,15 @@ type PipelineHandler struct {
 	sched  *scheduler.Scheduler
 	submit *submit.Service
 	logs   *logstore.Store
+	blobs  *blob.FS
 	log    *zap.Logger
 }
 
 var _ gantryv1.PipelineServiceServer = (*PipelineHandler)(nil)
 
 // NewPipelineHandler returns the PipelineService handler.
-func NewPipelineHandler(st *store.Store, sched *scheduler.Scheduler, sub *submit.Service, logs *logstore.Store, logger *zap.Logger) *PipelineHandler {
-	return &PipelineHandler{store: st, sched: sched, submit: sub, logs: logs, log: logger}
+func NewPipelineHandler(st *store.Store, sched *scheduler.Scheduler, sub *submit.Service, logs *logstore.Store, blobs *blob.FS, logger *zap.Logger) *PipelineHandler {
+	return &PipelineHandler{store: st, sched: sched, submit: sub, logs: logs, blobs: blobs, log: logger}
 }
 
 // SubmitRun reads the header, then the source archive, and creates the run.
@@ -49,8 +51,11 @@ func (h *PipelineHandler) SubmitRun(stream gantryv1.PipelineService_SubmitRunSer
 	rs, warnings, err := h.submit.Submit(stream.Context(), submit.Request{
 		Pipeline: hdr.GetPipeline(), PipelinePath: hdr.GetPipelinePath(), Ref: hdr.GetRef(), SHA: hdr.GetSha(),
 		Submitter: hdr.GetSubmitter(), ProjectName: hdr.GetProjectName(), Variables: hdr.GetVariables(),
-		Archive: &chunkReader{recv: stream.Recv},
-		IsTag:   hdr.GetRefIsTag(), PipelineSource: hdr.GetSource(), DefaultBranch: hdr.GetDefaultBranch(),
+		Archive: &chunkReader{next: func() ([]byte, error) {
+			m, err := stream.Recv()
+			return m.GetSourceChunk(), err
+		}},
+		IsTag: hdr.GetRefIsTag(), PipelineSource: hdr.GetSource(), DefaultBranch: hdr.GetDefaultBranch(),
 		ChangedFiles: hdr.GetChangedFiles(), ChangedFilesKnown: hdr.GetChangedFilesKnown(),
 	})
 	if err != nil {
@@ -77,19 +82,20 @@ func (h *PipelineHandler) PlayJob(ctx context.Context, req *gantryv1.PlayJobRequ
 
 var _ io.Reader = (*chunkReader)(nil)
 
-// chunkReader reads the source chunks of a SubmitRun stream.
+// chunkReader reads the byte chunks of a client stream (a source archive,
+// an artifact archive) as one stream; next returns io.EOF at the end.
 type chunkReader struct {
-	recv func() (*gantryv1.SubmitRunRequest, error)
+	next func() ([]byte, error)
 	buf  []byte
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for len(c.buf) == 0 {
-		m, err := c.recv()
+		b, err := c.next()
 		if err != nil {
-			return 0, err // io.EOF ends the archive
+			return 0, err
 		}
-		c.buf = m.GetSourceChunk()
+		c.buf = b
 	}
 	n := copy(p, c.buf)
 	c.buf = c.buf[n:]

@@ -33,13 +33,15 @@ type RunnerHandler struct {
 	blobs *blob.FS
 	auth  *Authenticator
 	log   *zap.Logger
+	// maxArtifactBytes bounds an artifact archive (0: the default).
+	maxArtifactBytes int64
 }
 
 var _ gantryv1.RunnerServiceServer = (*RunnerHandler)(nil)
 
 // NewRunnerHandler returns the RunnerService handler.
-func NewRunnerHandler(st *store.Store, sched *scheduler.Scheduler, logs *logstore.Store, blobs *blob.FS, auth *Authenticator, logger *zap.Logger) *RunnerHandler {
-	return &RunnerHandler{store: st, sched: sched, logs: logs, blobs: blobs, auth: auth, log: logger}
+func NewRunnerHandler(st *store.Store, sched *scheduler.Scheduler, logs *logstore.Store, blobs *blob.FS, auth *Authenticator, maxArtifactBytes int64, logger *zap.Logger) *RunnerHandler {
+	return &RunnerHandler{store: st, sched: sched, logs: logs, blobs: blobs, auth: auth, maxArtifactBytes: maxArtifactBytes, log: logger}
 }
 
 // Register creates a runner identity.

@@ -187,9 +187,23 @@ type Job struct {
 	// CancelRequested: the job is to be canceled (fail-fast, auto-cancel)
 	// without its run.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
+	// Artifact is the archive the job's current attempt uploaded.
+	Artifact *Artifact `json:"artifact,omitempty"`
 }
 
 // RetryReason names a failure as `retry:when` does.
+// Artifact describes a job's artifact archive; its bytes live in the blob
+// store under BlobKey.
+type Artifact struct {
+	Name      string    `json:"name,omitempty"`
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256"`
+	BlobKey   string    `json:"blob_key"`
+	Epoch     int64     `json:"epoch"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpireAt  time.Time `json:"expire_at,omitzero"`
+}
+
 // FailureAllowed reports whether the job failed in a way its
 // allow_failure permits: the run then succeeds with a warning.
 func (j *Job) FailureAllowed() bool {

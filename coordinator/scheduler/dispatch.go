@@ -195,6 +195,7 @@ func (s *Scheduler) leaseOne(ctx context.Context, a assignment) int64 {
 // runner got it, 0 otherwise.
 func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) (int64, error) {
 	var epoch, notPendingAt int64
+	var withArtifacts map[int64]bool
 	var queuedAt time.Time
 	now := s.now()
 	rev, err := s.store.UpdateRun(ctx, e.RunID, func(rs *store.RunState) error {
@@ -205,6 +206,13 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		}
 		j.Status = model.JobLeased
 		j.Epoch++
+		j.Artifact = nil // an earlier attempt's, if any
+		withArtifacts = map[int64]bool{}
+		for _, o := range rs.Jobs {
+			if o.Artifact != nil {
+				withArtifacts[o.ID] = true
+			}
+		}
 		j.RunnerID, j.RunnerName, j.SessionLease = ss.Runner.ID, ss.Runner.Name, ss.Lease
 		j.LeasedAt = now
 		j.FailureReason, j.FailureMessage = model.ReasonNone, ""
@@ -239,6 +247,8 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		ss.release(e.JobID)
 		return 0, s.failAttempt(ctx, e.RunID, e.JobID, epoch, fmt.Sprintf("corrupt job spec: %v", err))
 	}
+	// Only the dependencies that left artifacts are downloaded.
+	js.Dependencies = slices.DeleteFunc(js.Dependencies, func(d *gantryv1.ArtifactDependency) bool { return !withArtifacts[d.GetJobId()] })
 	l := &gantryv1.JobLease{JobId: e.JobID, Epoch: epoch, Ttl: durationpb.New(s.cfg.LeaseTTL), Spec: js, QueuedAt: timestamppb.New(queuedAt)}
 	s.log.Info("job leased", zap.Int64("run_id", e.RunID), zap.Int64("job_id", e.JobID), zap.Int64("epoch", epoch), zap.String("runner_id", ss.Runner.ID))
 	if !ss.deliver(l) {

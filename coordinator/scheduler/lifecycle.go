@@ -164,6 +164,33 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 	return nil
 }
 
+// RecordArtifact records the artifact archive the runner uploaded for the
+// attempt it holds, and returns the job.
+func (s *Scheduler) RecordArtifact(ctx context.Context, runnerID string, jobID, epoch int64, a model.Artifact) (*model.Job, error) {
+	runID, err := s.store.RunIDForJob(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	var out model.Job
+	_, err = s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		j, err := fenced(rs, jobID, runnerID, epoch)
+		if err != nil {
+			return err
+		}
+		if !j.Status.Active() {
+			return fmt.Errorf("job %d attempt %d already ended as %s; artifacts come before the completion: %w", jobID, epoch, j.Status, ErrInvalidTransition)
+		}
+		art := a
+		j.Artifact = &art
+		out = *j
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // resentCompletion reports whether an ended attempt already records this
 // completion (the runner resent it, e.g. after a lost answer).
 func resentCompletion(j *model.Job, runnerID string, epoch int64, st model.JobStatus) bool {

@@ -24,10 +24,13 @@ func notHonoured(plan *pipeline.Plan) []string {
 				out = append(out, fmt.Sprintf("%s: job %q: `%s` is not acted on by this coordinator yet and was ignored", j.Pos, j.Name, kw))
 			}
 		}
-		check(pj.Artifacts != nil, "artifacts")
+		if a := pj.Artifacts; a != nil {
+			check(a.ExpireIn > 0 || a.ExpireNever, "artifacts:expire_in")
+			check(a.ExposeAs != "", "artifacts:expose_as")
+			check(len(a.Reports.JUnit) > 0 || a.Reports.CoverageReport != nil || len(a.Reports.Dotenv) > 0 || len(a.Reports.Other) > 0, "artifacts:reports")
+		}
 		check(len(pj.Cache) > 0, "cache")
 		check(pj.Coverage != "", "coverage")
-		check(j.UsesDependencies, "dependencies")
 	}
 	return out
 }

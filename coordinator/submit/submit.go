@@ -168,9 +168,13 @@ func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []s
 		if plan.AutoCancel != nil {
 			run.AutoCancel = plan.AutoCancel.OnNewCommit
 		}
+		ids := make(map[string]int64, len(plan.Jobs))
+		for i, pj := range plan.Jobs {
+			ids[pj.Name] = jobIDs[i]
+		}
 		jobs := make([]*model.Job, len(plan.Jobs))
 		for i, pj := range plan.Jobs {
-			j, err := s.job(run, jobIDs[i], pj, masked)
+			j, err := s.job(run, jobIDs[i], pj, masked, ids)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -216,7 +220,7 @@ func (s *Service) storeSource(ctx context.Context, archive io.Reader) (string, *
 }
 
 // job builds a stored job and its execution spec from a planned job.
-func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map[string]bool) (*model.Job, error) {
+func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map[string]bool, ids map[string]int64) (*model.Job, error) {
 	def := pj.Job
 	timeout := pj.Timeout
 	if timeout <= 0 {
@@ -236,6 +240,14 @@ func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map
 			Name: sv.Name, Alias: sv.Alias, Entrypoint: sv.Entrypoint, EntrypointSet: sv.EntrypointSet,
 			Command: sv.Command, Variables: vars(sv.Variables, nil),
 		})
+	}
+	if a := pj.Artifacts; a != nil && (len(a.Paths) > 0 || a.Untracked) {
+		spec.Artifacts = &gantryv1.ArtifactsSpec{Paths: a.Paths, Exclude: a.Exclude, Untracked: a.Untracked, When: a.When, Name: a.Name}
+	}
+	for _, dep := range pj.Dependencies {
+		if depID, ok := ids[dep]; ok {
+			spec.Dependencies = append(spec.Dependencies, &gantryv1.ArtifactDependency{JobId: depID, JobName: dep})
+		}
 	}
 	// Precedence, lowest first: the job's predefined variables, then
 	// everything the plan resolved (predefined, file, rules, the run's).

@@ -108,6 +108,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.logsCommand(),
 		a.cancelCommand(),
 		a.playCommand(),
+		a.artifactsCommand(),
 		a.runnersCommand(),
 		a.jobsCommand(),
 		a.lintCommand(),

@@ -40,6 +40,9 @@ type Config struct {
 	LogSpoolDir string
 	// LogBufferBytes bounds each job's unacknowledged log (0 = 64 MiB).
 	LogBufferBytes int64
+	// MaxArtifactBytes bounds a job's artifact archive (0: no limit on
+	// the runner; the coordinator has its own).
+	MaxArtifactBytes int64
 }
 
 // Agent runs jobs for one registered runner.

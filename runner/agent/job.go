@@ -194,6 +194,7 @@ func (a *Agent) executorJob(j *job, spec *gantryv1.JobSpec) *executor.Job {
 	if spec.GetHasSource() {
 		ej.Source = func(ctx context.Context) (io.ReadCloser, error) { return a.download(ctx, j) }
 	}
+	a.withArtifacts(ej, j, spec)
 	return ej
 }
 
@@ -230,32 +231,8 @@ func (a *Agent) download(ctx context.Context, j *job) (io.ReadCloser, error) {
 		cancel()
 		return nil, fmt.Errorf("download source: %w", err)
 	}
-	return &sourceReader{recv: stream.Recv, cancel: cancel}, nil
-}
-
-type sourceReader struct {
-	recv   func() (*gantryv1.DownloadSourceResponse, error)
-	cancel context.CancelFunc
-	buf    []byte
-}
-
-func (r *sourceReader) Read(p []byte) (int, error) {
-	for len(r.buf) == 0 {
-		m, err := r.recv()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return 0, io.EOF
-			}
-			return 0, fmt.Errorf("download source: %w", err)
-		}
-		r.buf = m.GetChunk()
-	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[n:]
-	return n, nil
-}
-
-func (r *sourceReader) Close() error {
-	r.cancel()
-	return nil
+	return &streamReader{what: "download source", cancel: cancel, recv: func() ([]byte, error) {
+		m, err := stream.Recv()
+		return m.GetChunk(), err
+	}}, nil
 }

@@ -162,6 +162,208 @@ func (x *SubmitHeader) GetChangedFilesKnown() bool {
 	return false
 }
 
+type ListArtifactsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         int64                  `protobuf:"varint,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArtifactsRequest) Reset() {
+	*x = ListArtifactsRequest{}
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArtifactsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArtifactsRequest) ProtoMessage() {}
+
+func (x *ListArtifactsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArtifactsRequest.ProtoReflect.Descriptor instead.
+func (*ListArtifactsRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListArtifactsRequest) GetRunId() int64 {
+	if x != nil {
+		return x.RunId
+	}
+	return 0
+}
+
+type ListArtifactsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Artifacts     []*Artifact            `protobuf:"bytes,1,rep,name=artifacts,proto3" json:"artifacts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArtifactsResponse) Reset() {
+	*x = ListArtifactsResponse{}
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArtifactsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArtifactsResponse) ProtoMessage() {}
+
+func (x *ListArtifactsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArtifactsResponse.ProtoReflect.Descriptor instead.
+func (*ListArtifactsResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListArtifactsResponse) GetArtifacts() []*Artifact {
+	if x != nil {
+		return x.Artifacts
+	}
+	return nil
+}
+
+type DownloadArtifactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	RunId int64                  `protobuf:"varint,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// The job, by name within the run, or by id.
+	JobName       string `protobuf:"bytes,2,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
+	JobId         int64  `protobuf:"varint,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadArtifactRequest) Reset() {
+	*x = DownloadArtifactRequest{}
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadArtifactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadArtifactRequest) ProtoMessage() {}
+
+func (x *DownloadArtifactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadArtifactRequest.ProtoReflect.Descriptor instead.
+func (*DownloadArtifactRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DownloadArtifactRequest) GetRunId() int64 {
+	if x != nil {
+		return x.RunId
+	}
+	return 0
+}
+
+func (x *DownloadArtifactRequest) GetJobName() string {
+	if x != nil {
+		return x.JobName
+	}
+	return ""
+}
+
+func (x *DownloadArtifactRequest) GetJobId() int64 {
+	if x != nil {
+		return x.JobId
+	}
+	return 0
+}
+
+type DownloadArtifactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first message also carries the artifact's description.
+	Artifact      *Artifact `protobuf:"bytes,1,opt,name=artifact,proto3" json:"artifact,omitempty"`
+	Chunk         []byte    `protobuf:"bytes,2,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadArtifactResponse) Reset() {
+	*x = DownloadArtifactResponse{}
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadArtifactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadArtifactResponse) ProtoMessage() {}
+
+func (x *DownloadArtifactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadArtifactResponse.ProtoReflect.Descriptor instead.
+func (*DownloadArtifactResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DownloadArtifactResponse) GetArtifact() *Artifact {
+	if x != nil {
+		return x.Artifact
+	}
+	return nil
+}
+
+func (x *DownloadArtifactResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
 type PlayJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	RunId int64                  `protobuf:"varint,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -173,7 +375,7 @@ type PlayJobRequest struct {
 
 func (x *PlayJobRequest) Reset() {
 	*x = PlayJobRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[1]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +387,7 @@ func (x *PlayJobRequest) String() string {
 func (*PlayJobRequest) ProtoMessage() {}
 
 func (x *PlayJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[1]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +400,7 @@ func (x *PlayJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlayJobRequest.ProtoReflect.Descriptor instead.
 func (*PlayJobRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{1}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PlayJobRequest) GetRunId() int64 {
@@ -224,7 +426,7 @@ type PlayJobResponse struct {
 
 func (x *PlayJobResponse) Reset() {
 	*x = PlayJobResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[2]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -236,7 +438,7 @@ func (x *PlayJobResponse) String() string {
 func (*PlayJobResponse) ProtoMessage() {}
 
 func (x *PlayJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[2]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -249,7 +451,7 @@ func (x *PlayJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlayJobResponse.ProtoReflect.Descriptor instead.
 func (*PlayJobResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{2}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PlayJobResponse) GetJob() *Job {
@@ -272,7 +474,7 @@ type SubmitRunRequest struct {
 
 func (x *SubmitRunRequest) Reset() {
 	*x = SubmitRunRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[3]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -284,7 +486,7 @@ func (x *SubmitRunRequest) String() string {
 func (*SubmitRunRequest) ProtoMessage() {}
 
 func (x *SubmitRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[3]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -297,7 +499,7 @@ func (x *SubmitRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRunRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRunRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{3}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubmitRunRequest) GetMsg() isSubmitRunRequest_Msg {
@@ -353,7 +555,7 @@ type SubmitRunResponse struct {
 
 func (x *SubmitRunResponse) Reset() {
 	*x = SubmitRunResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[4]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +567,7 @@ func (x *SubmitRunResponse) String() string {
 func (*SubmitRunResponse) ProtoMessage() {}
 
 func (x *SubmitRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[4]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +580,7 @@ func (x *SubmitRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRunResponse.ProtoReflect.Descriptor instead.
 func (*SubmitRunResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{4}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubmitRunResponse) GetRun() *Run {
@@ -411,7 +613,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[5]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -423,7 +625,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[5]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -436,7 +638,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{5}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetRunRequest) GetRunId() int64 {
@@ -456,7 +658,7 @@ type GetRunResponse struct {
 
 func (x *GetRunResponse) Reset() {
 	*x = GetRunResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[6]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -468,7 +670,7 @@ func (x *GetRunResponse) String() string {
 func (*GetRunResponse) ProtoMessage() {}
 
 func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[6]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -481,7 +683,7 @@ func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunResponse.ProtoReflect.Descriptor instead.
 func (*GetRunResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{6}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetRunResponse) GetRun() *Run {
@@ -510,7 +712,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[7]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +724,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[7]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +737,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{7}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListRunsRequest) GetLimit() int32 {
@@ -561,7 +763,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[8]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +775,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[8]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +788,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{8}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListRunsResponse) GetRuns() []*Run {
@@ -605,7 +807,7 @@ type WatchRunRequest struct {
 
 func (x *WatchRunRequest) Reset() {
 	*x = WatchRunRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[9]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +819,7 @@ func (x *WatchRunRequest) String() string {
 func (*WatchRunRequest) ProtoMessage() {}
 
 func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[9]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +832,7 @@ func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunRequest.ProtoReflect.Descriptor instead.
 func (*WatchRunRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{9}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchRunRequest) GetRunId() int64 {
@@ -650,7 +852,7 @@ type WatchRunResponse struct {
 
 func (x *WatchRunResponse) Reset() {
 	*x = WatchRunResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[10]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +864,7 @@ func (x *WatchRunResponse) String() string {
 func (*WatchRunResponse) ProtoMessage() {}
 
 func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[10]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +877,7 @@ func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunResponse.ProtoReflect.Descriptor instead.
 func (*WatchRunResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{10}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchRunResponse) GetRun() *Run {
@@ -706,7 +908,7 @@ type FollowLogRequest struct {
 
 func (x *FollowLogRequest) Reset() {
 	*x = FollowLogRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[11]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +920,7 @@ func (x *FollowLogRequest) String() string {
 func (*FollowLogRequest) ProtoMessage() {}
 
 func (x *FollowLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[11]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +933,7 @@ func (x *FollowLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowLogRequest.ProtoReflect.Descriptor instead.
 func (*FollowLogRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{11}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FollowLogRequest) GetRunId() int64 {
@@ -779,7 +981,7 @@ type FollowLogResponse struct {
 
 func (x *FollowLogResponse) Reset() {
 	*x = FollowLogResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[12]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +993,7 @@ func (x *FollowLogResponse) String() string {
 func (*FollowLogResponse) ProtoMessage() {}
 
 func (x *FollowLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[12]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +1006,7 @@ func (x *FollowLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowLogResponse.ProtoReflect.Descriptor instead.
 func (*FollowLogResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{12}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FollowLogResponse) GetOffset() int64 {
@@ -830,7 +1032,7 @@ type CancelRunRequest struct {
 
 func (x *CancelRunRequest) Reset() {
 	*x = CancelRunRequest{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[13]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +1044,7 @@ func (x *CancelRunRequest) String() string {
 func (*CancelRunRequest) ProtoMessage() {}
 
 func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[13]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +1057,7 @@ func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelRunRequest) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{13}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelRunRequest) GetRunId() int64 {
@@ -874,7 +1076,7 @@ type CancelRunResponse struct {
 
 func (x *CancelRunResponse) Reset() {
 	*x = CancelRunResponse{}
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[14]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1088,7 @@ func (x *CancelRunResponse) String() string {
 func (*CancelRunResponse) ProtoMessage() {}
 
 func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_pipeline_proto_msgTypes[14]
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1101,7 @@ func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunResponse.ProtoReflect.Descriptor instead.
 func (*CancelRunResponse) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{14}
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CancelRunResponse) GetRun() *Run {
@@ -928,7 +1130,18 @@ const file_gantry_v1_pipeline_proto_rawDesc = "" +
 	"\x0edefault_branch\x18\n" +
 	" \x01(\tR\rdefaultBranch\x12#\n" +
 	"\rchanged_files\x18\v \x03(\tR\fchangedFiles\x12.\n" +
-	"\x13changed_files_known\x18\f \x01(\bR\x11changedFilesKnown\"B\n" +
+	"\x13changed_files_known\x18\f \x01(\bR\x11changedFilesKnown\"-\n" +
+	"\x14ListArtifactsRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\x03R\x05runId\"J\n" +
+	"\x15ListArtifactsResponse\x121\n" +
+	"\tartifacts\x18\x01 \x03(\v2\x13.gantry.v1.ArtifactR\tartifacts\"b\n" +
+	"\x17DownloadArtifactRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\x03R\x05runId\x12\x19\n" +
+	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x15\n" +
+	"\x06job_id\x18\x03 \x01(\x03R\x05jobId\"a\n" +
+	"\x18DownloadArtifactResponse\x12/\n" +
+	"\bartifact\x18\x01 \x01(\v2\x13.gantry.v1.ArtifactR\bartifact\x12\x14\n" +
+	"\x05chunk\x18\x02 \x01(\fR\x05chunk\"B\n" +
 	"\x0ePlayJobRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\"3\n" +
@@ -969,7 +1182,7 @@ const file_gantry_v1_pipeline_proto_rawDesc = "" +
 	"\x10CancelRunRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\"5\n" +
 	"\x11CancelRunResponse\x12 \n" +
-	"\x03run\x18\x01 \x01(\v2\x0e.gantry.v1.RunR\x03run2\xfa\x03\n" +
+	"\x03run\x18\x01 \x01(\v2\x0e.gantry.v1.RunR\x03run2\xad\x05\n" +
 	"\x0fPipelineService\x12H\n" +
 	"\tSubmitRun\x12\x1b.gantry.v1.SubmitRunRequest\x1a\x1c.gantry.v1.SubmitRunResponse(\x01\x12=\n" +
 	"\x06GetRun\x12\x18.gantry.v1.GetRunRequest\x1a\x19.gantry.v1.GetRunResponse\x12C\n" +
@@ -977,7 +1190,9 @@ const file_gantry_v1_pipeline_proto_rawDesc = "" +
 	"\bWatchRun\x12\x1a.gantry.v1.WatchRunRequest\x1a\x1b.gantry.v1.WatchRunResponse0\x01\x12H\n" +
 	"\tFollowLog\x12\x1b.gantry.v1.FollowLogRequest\x1a\x1c.gantry.v1.FollowLogResponse0\x01\x12F\n" +
 	"\tCancelRun\x12\x1b.gantry.v1.CancelRunRequest\x1a\x1c.gantry.v1.CancelRunResponse\x12@\n" +
-	"\aPlayJob\x12\x19.gantry.v1.PlayJobRequest\x1a\x1a.gantry.v1.PlayJobResponseB6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
+	"\aPlayJob\x12\x19.gantry.v1.PlayJobRequest\x1a\x1a.gantry.v1.PlayJobResponse\x12R\n" +
+	"\rListArtifacts\x12\x1f.gantry.v1.ListArtifactsRequest\x1a .gantry.v1.ListArtifactsResponse\x12]\n" +
+	"\x10DownloadArtifact\x12\".gantry.v1.DownloadArtifactRequest\x1a#.gantry.v1.DownloadArtifactResponse0\x01B6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
 
 var (
 	file_gantry_v1_pipeline_proto_rawDescOnce sync.Once
@@ -991,58 +1206,69 @@ func file_gantry_v1_pipeline_proto_rawDescGZIP() []byte {
 	return file_gantry_v1_pipeline_proto_rawDescData
 }
 
-var file_gantry_v1_pipeline_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_gantry_v1_pipeline_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_gantry_v1_pipeline_proto_goTypes = []any{
-	(*SubmitHeader)(nil),      // 0: gantry.v1.SubmitHeader
-	(*PlayJobRequest)(nil),    // 1: gantry.v1.PlayJobRequest
-	(*PlayJobResponse)(nil),   // 2: gantry.v1.PlayJobResponse
-	(*SubmitRunRequest)(nil),  // 3: gantry.v1.SubmitRunRequest
-	(*SubmitRunResponse)(nil), // 4: gantry.v1.SubmitRunResponse
-	(*GetRunRequest)(nil),     // 5: gantry.v1.GetRunRequest
-	(*GetRunResponse)(nil),    // 6: gantry.v1.GetRunResponse
-	(*ListRunsRequest)(nil),   // 7: gantry.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),  // 8: gantry.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),   // 9: gantry.v1.WatchRunRequest
-	(*WatchRunResponse)(nil),  // 10: gantry.v1.WatchRunResponse
-	(*FollowLogRequest)(nil),  // 11: gantry.v1.FollowLogRequest
-	(*FollowLogResponse)(nil), // 12: gantry.v1.FollowLogResponse
-	(*CancelRunRequest)(nil),  // 13: gantry.v1.CancelRunRequest
-	(*CancelRunResponse)(nil), // 14: gantry.v1.CancelRunResponse
-	(*Variable)(nil),          // 15: gantry.v1.Variable
-	(*Job)(nil),               // 16: gantry.v1.Job
-	(*Run)(nil),               // 17: gantry.v1.Run
+	(*SubmitHeader)(nil),             // 0: gantry.v1.SubmitHeader
+	(*ListArtifactsRequest)(nil),     // 1: gantry.v1.ListArtifactsRequest
+	(*ListArtifactsResponse)(nil),    // 2: gantry.v1.ListArtifactsResponse
+	(*DownloadArtifactRequest)(nil),  // 3: gantry.v1.DownloadArtifactRequest
+	(*DownloadArtifactResponse)(nil), // 4: gantry.v1.DownloadArtifactResponse
+	(*PlayJobRequest)(nil),           // 5: gantry.v1.PlayJobRequest
+	(*PlayJobResponse)(nil),          // 6: gantry.v1.PlayJobResponse
+	(*SubmitRunRequest)(nil),         // 7: gantry.v1.SubmitRunRequest
+	(*SubmitRunResponse)(nil),        // 8: gantry.v1.SubmitRunResponse
+	(*GetRunRequest)(nil),            // 9: gantry.v1.GetRunRequest
+	(*GetRunResponse)(nil),           // 10: gantry.v1.GetRunResponse
+	(*ListRunsRequest)(nil),          // 11: gantry.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),         // 12: gantry.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),          // 13: gantry.v1.WatchRunRequest
+	(*WatchRunResponse)(nil),         // 14: gantry.v1.WatchRunResponse
+	(*FollowLogRequest)(nil),         // 15: gantry.v1.FollowLogRequest
+	(*FollowLogResponse)(nil),        // 16: gantry.v1.FollowLogResponse
+	(*CancelRunRequest)(nil),         // 17: gantry.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),        // 18: gantry.v1.CancelRunResponse
+	(*Variable)(nil),                 // 19: gantry.v1.Variable
+	(*Artifact)(nil),                 // 20: gantry.v1.Artifact
+	(*Job)(nil),                      // 21: gantry.v1.Job
+	(*Run)(nil),                      // 22: gantry.v1.Run
 }
 var file_gantry_v1_pipeline_proto_depIdxs = []int32{
-	15, // 0: gantry.v1.SubmitHeader.variables:type_name -> gantry.v1.Variable
-	16, // 1: gantry.v1.PlayJobResponse.job:type_name -> gantry.v1.Job
-	0,  // 2: gantry.v1.SubmitRunRequest.header:type_name -> gantry.v1.SubmitHeader
-	17, // 3: gantry.v1.SubmitRunResponse.run:type_name -> gantry.v1.Run
-	16, // 4: gantry.v1.SubmitRunResponse.jobs:type_name -> gantry.v1.Job
-	17, // 5: gantry.v1.GetRunResponse.run:type_name -> gantry.v1.Run
-	16, // 6: gantry.v1.GetRunResponse.jobs:type_name -> gantry.v1.Job
-	17, // 7: gantry.v1.ListRunsResponse.runs:type_name -> gantry.v1.Run
-	17, // 8: gantry.v1.WatchRunResponse.run:type_name -> gantry.v1.Run
-	16, // 9: gantry.v1.WatchRunResponse.jobs:type_name -> gantry.v1.Job
-	17, // 10: gantry.v1.CancelRunResponse.run:type_name -> gantry.v1.Run
-	3,  // 11: gantry.v1.PipelineService.SubmitRun:input_type -> gantry.v1.SubmitRunRequest
-	5,  // 12: gantry.v1.PipelineService.GetRun:input_type -> gantry.v1.GetRunRequest
-	7,  // 13: gantry.v1.PipelineService.ListRuns:input_type -> gantry.v1.ListRunsRequest
-	9,  // 14: gantry.v1.PipelineService.WatchRun:input_type -> gantry.v1.WatchRunRequest
-	11, // 15: gantry.v1.PipelineService.FollowLog:input_type -> gantry.v1.FollowLogRequest
-	13, // 16: gantry.v1.PipelineService.CancelRun:input_type -> gantry.v1.CancelRunRequest
-	1,  // 17: gantry.v1.PipelineService.PlayJob:input_type -> gantry.v1.PlayJobRequest
-	4,  // 18: gantry.v1.PipelineService.SubmitRun:output_type -> gantry.v1.SubmitRunResponse
-	6,  // 19: gantry.v1.PipelineService.GetRun:output_type -> gantry.v1.GetRunResponse
-	8,  // 20: gantry.v1.PipelineService.ListRuns:output_type -> gantry.v1.ListRunsResponse
-	10, // 21: gantry.v1.PipelineService.WatchRun:output_type -> gantry.v1.WatchRunResponse
-	12, // 22: gantry.v1.PipelineService.FollowLog:output_type -> gantry.v1.FollowLogResponse
-	14, // 23: gantry.v1.PipelineService.CancelRun:output_type -> gantry.v1.CancelRunResponse
-	2,  // 24: gantry.v1.PipelineService.PlayJob:output_type -> gantry.v1.PlayJobResponse
-	18, // [18:25] is the sub-list for method output_type
-	11, // [11:18] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	19, // 0: gantry.v1.SubmitHeader.variables:type_name -> gantry.v1.Variable
+	20, // 1: gantry.v1.ListArtifactsResponse.artifacts:type_name -> gantry.v1.Artifact
+	20, // 2: gantry.v1.DownloadArtifactResponse.artifact:type_name -> gantry.v1.Artifact
+	21, // 3: gantry.v1.PlayJobResponse.job:type_name -> gantry.v1.Job
+	0,  // 4: gantry.v1.SubmitRunRequest.header:type_name -> gantry.v1.SubmitHeader
+	22, // 5: gantry.v1.SubmitRunResponse.run:type_name -> gantry.v1.Run
+	21, // 6: gantry.v1.SubmitRunResponse.jobs:type_name -> gantry.v1.Job
+	22, // 7: gantry.v1.GetRunResponse.run:type_name -> gantry.v1.Run
+	21, // 8: gantry.v1.GetRunResponse.jobs:type_name -> gantry.v1.Job
+	22, // 9: gantry.v1.ListRunsResponse.runs:type_name -> gantry.v1.Run
+	22, // 10: gantry.v1.WatchRunResponse.run:type_name -> gantry.v1.Run
+	21, // 11: gantry.v1.WatchRunResponse.jobs:type_name -> gantry.v1.Job
+	22, // 12: gantry.v1.CancelRunResponse.run:type_name -> gantry.v1.Run
+	7,  // 13: gantry.v1.PipelineService.SubmitRun:input_type -> gantry.v1.SubmitRunRequest
+	9,  // 14: gantry.v1.PipelineService.GetRun:input_type -> gantry.v1.GetRunRequest
+	11, // 15: gantry.v1.PipelineService.ListRuns:input_type -> gantry.v1.ListRunsRequest
+	13, // 16: gantry.v1.PipelineService.WatchRun:input_type -> gantry.v1.WatchRunRequest
+	15, // 17: gantry.v1.PipelineService.FollowLog:input_type -> gantry.v1.FollowLogRequest
+	17, // 18: gantry.v1.PipelineService.CancelRun:input_type -> gantry.v1.CancelRunRequest
+	5,  // 19: gantry.v1.PipelineService.PlayJob:input_type -> gantry.v1.PlayJobRequest
+	1,  // 20: gantry.v1.PipelineService.ListArtifacts:input_type -> gantry.v1.ListArtifactsRequest
+	3,  // 21: gantry.v1.PipelineService.DownloadArtifact:input_type -> gantry.v1.DownloadArtifactRequest
+	8,  // 22: gantry.v1.PipelineService.SubmitRun:output_type -> gantry.v1.SubmitRunResponse
+	10, // 23: gantry.v1.PipelineService.GetRun:output_type -> gantry.v1.GetRunResponse
+	12, // 24: gantry.v1.PipelineService.ListRuns:output_type -> gantry.v1.ListRunsResponse
+	14, // 25: gantry.v1.PipelineService.WatchRun:output_type -> gantry.v1.WatchRunResponse
+	16, // 26: gantry.v1.PipelineService.FollowLog:output_type -> gantry.v1.FollowLogResponse
+	18, // 27: gantry.v1.PipelineService.CancelRun:output_type -> gantry.v1.CancelRunResponse
+	6,  // 28: gantry.v1.PipelineService.PlayJob:output_type -> gantry.v1.PlayJobResponse
+	2,  // 29: gantry.v1.PipelineService.ListArtifacts:output_type -> gantry.v1.ListArtifactsResponse
+	4,  // 30: gantry.v1.PipelineService.DownloadArtifact:output_type -> gantry.v1.DownloadArtifactResponse
+	22, // [22:31] is the sub-list for method output_type
+	13, // [13:22] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_pipeline_proto_init() }
@@ -1051,7 +1277,7 @@ func file_gantry_v1_pipeline_proto_init() {
 		return
 	}
 	file_gantry_v1_types_proto_init()
-	file_gantry_v1_pipeline_proto_msgTypes[3].OneofWrappers = []any{
+	file_gantry_v1_pipeline_proto_msgTypes[7].OneofWrappers = []any{
 		(*SubmitRunRequest_Header)(nil),
 		(*SubmitRunRequest_SourceChunk)(nil),
 	}
@@ -1061,7 +1287,7 @@ func file_gantry_v1_pipeline_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_pipeline_proto_rawDesc), len(file_gantry_v1_pipeline_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

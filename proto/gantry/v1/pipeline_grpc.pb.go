@@ -19,13 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PipelineService_SubmitRun_FullMethodName = "/gantry.v1.PipelineService/SubmitRun"
-	PipelineService_GetRun_FullMethodName    = "/gantry.v1.PipelineService/GetRun"
-	PipelineService_ListRuns_FullMethodName  = "/gantry.v1.PipelineService/ListRuns"
-	PipelineService_WatchRun_FullMethodName  = "/gantry.v1.PipelineService/WatchRun"
-	PipelineService_FollowLog_FullMethodName = "/gantry.v1.PipelineService/FollowLog"
-	PipelineService_CancelRun_FullMethodName = "/gantry.v1.PipelineService/CancelRun"
-	PipelineService_PlayJob_FullMethodName   = "/gantry.v1.PipelineService/PlayJob"
+	PipelineService_SubmitRun_FullMethodName        = "/gantry.v1.PipelineService/SubmitRun"
+	PipelineService_GetRun_FullMethodName           = "/gantry.v1.PipelineService/GetRun"
+	PipelineService_ListRuns_FullMethodName         = "/gantry.v1.PipelineService/ListRuns"
+	PipelineService_WatchRun_FullMethodName         = "/gantry.v1.PipelineService/WatchRun"
+	PipelineService_FollowLog_FullMethodName        = "/gantry.v1.PipelineService/FollowLog"
+	PipelineService_CancelRun_FullMethodName        = "/gantry.v1.PipelineService/CancelRun"
+	PipelineService_PlayJob_FullMethodName          = "/gantry.v1.PipelineService/PlayJob"
+	PipelineService_ListArtifacts_FullMethodName    = "/gantry.v1.PipelineService/ListArtifacts"
+	PipelineService_DownloadArtifact_FullMethodName = "/gantry.v1.PipelineService/DownloadArtifact"
 )
 
 // PipelineServiceClient is the client API for PipelineService service.
@@ -48,6 +50,10 @@ type PipelineServiceClient interface {
 	CancelRun(ctx context.Context, in *CancelRunRequest, opts ...grpc.CallOption) (*CancelRunResponse, error)
 	// PlayJob starts a manual job (or a delayed one at once).
 	PlayJob(ctx context.Context, in *PlayJobRequest, opts ...grpc.CallOption) (*PlayJobResponse, error)
+	// ListArtifacts lists the artifact archives of a run's jobs.
+	ListArtifacts(ctx context.Context, in *ListArtifactsRequest, opts ...grpc.CallOption) (*ListArtifactsResponse, error)
+	// DownloadArtifact streams one job's artifact archive (tar.gz).
+	DownloadArtifact(ctx context.Context, in *DownloadArtifactRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadArtifactResponse], error)
 }
 
 type pipelineServiceClient struct {
@@ -149,6 +155,35 @@ func (c *pipelineServiceClient) PlayJob(ctx context.Context, in *PlayJobRequest,
 	return out, nil
 }
 
+func (c *pipelineServiceClient) ListArtifacts(ctx context.Context, in *ListArtifactsRequest, opts ...grpc.CallOption) (*ListArtifactsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListArtifactsResponse)
+	err := c.cc.Invoke(ctx, PipelineService_ListArtifacts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pipelineServiceClient) DownloadArtifact(ctx context.Context, in *DownloadArtifactRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadArtifactResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PipelineService_ServiceDesc.Streams[3], PipelineService_DownloadArtifact_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DownloadArtifactRequest, DownloadArtifactResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PipelineService_DownloadArtifactClient = grpc.ServerStreamingClient[DownloadArtifactResponse]
+
 // PipelineServiceServer is the server API for PipelineService service.
 // All implementations must embed UnimplementedPipelineServiceServer
 // for forward compatibility.
@@ -169,6 +204,10 @@ type PipelineServiceServer interface {
 	CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error)
 	// PlayJob starts a manual job (or a delayed one at once).
 	PlayJob(context.Context, *PlayJobRequest) (*PlayJobResponse, error)
+	// ListArtifacts lists the artifact archives of a run's jobs.
+	ListArtifacts(context.Context, *ListArtifactsRequest) (*ListArtifactsResponse, error)
+	// DownloadArtifact streams one job's artifact archive (tar.gz).
+	DownloadArtifact(*DownloadArtifactRequest, grpc.ServerStreamingServer[DownloadArtifactResponse]) error
 	mustEmbedUnimplementedPipelineServiceServer()
 }
 
@@ -199,6 +238,12 @@ func (UnimplementedPipelineServiceServer) CancelRun(context.Context, *CancelRunR
 }
 func (UnimplementedPipelineServiceServer) PlayJob(context.Context, *PlayJobRequest) (*PlayJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PlayJob not implemented")
+}
+func (UnimplementedPipelineServiceServer) ListArtifacts(context.Context, *ListArtifactsRequest) (*ListArtifactsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListArtifacts not implemented")
+}
+func (UnimplementedPipelineServiceServer) DownloadArtifact(*DownloadArtifactRequest, grpc.ServerStreamingServer[DownloadArtifactResponse]) error {
+	return status.Error(codes.Unimplemented, "method DownloadArtifact not implemented")
 }
 func (UnimplementedPipelineServiceServer) mustEmbedUnimplementedPipelineServiceServer() {}
 func (UnimplementedPipelineServiceServer) testEmbeddedByValue()                         {}
@@ -322,6 +367,35 @@ func _PipelineService_PlayJob_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PipelineService_ListArtifacts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListArtifactsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PipelineServiceServer).ListArtifacts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PipelineService_ListArtifacts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PipelineServiceServer).ListArtifacts(ctx, req.(*ListArtifactsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PipelineService_DownloadArtifact_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadArtifactRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PipelineServiceServer).DownloadArtifact(m, &grpc.GenericServerStream[DownloadArtifactRequest, DownloadArtifactResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PipelineService_DownloadArtifactServer = grpc.ServerStreamingServer[DownloadArtifactResponse]
+
 // PipelineService_ServiceDesc is the grpc.ServiceDesc for PipelineService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -345,6 +419,10 @@ var PipelineService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "PlayJob",
 			Handler:    _PipelineService_PlayJob_Handler,
 		},
+		{
+			MethodName: "ListArtifacts",
+			Handler:    _PipelineService_ListArtifacts_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -360,6 +438,11 @@ var PipelineService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "FollowLog",
 			Handler:       _PipelineService_FollowLog_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "DownloadArtifact",
+			Handler:       _PipelineService_DownloadArtifact_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -1219,6 +1219,290 @@ func (x *DownloadSourceResponse) GetChunk() []byte {
 	return nil
 }
 
+type UploadArtifactsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*UploadArtifactsRequest_Header
+	//	*UploadArtifactsRequest_Chunk
+	Msg           isUploadArtifactsRequest_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadArtifactsRequest) Reset() {
+	*x = UploadArtifactsRequest{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadArtifactsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadArtifactsRequest) ProtoMessage() {}
+
+func (x *UploadArtifactsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadArtifactsRequest.ProtoReflect.Descriptor instead.
+func (*UploadArtifactsRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UploadArtifactsRequest) GetMsg() isUploadArtifactsRequest_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *UploadArtifactsRequest) GetHeader() *UploadArtifactsHeader {
+	if x != nil {
+		if x, ok := x.Msg.(*UploadArtifactsRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *UploadArtifactsRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*UploadArtifactsRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isUploadArtifactsRequest_Msg interface {
+	isUploadArtifactsRequest_Msg()
+}
+
+type UploadArtifactsRequest_Header struct {
+	Header *UploadArtifactsHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type UploadArtifactsRequest_Chunk struct {
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*UploadArtifactsRequest_Header) isUploadArtifactsRequest_Msg() {}
+
+func (*UploadArtifactsRequest_Chunk) isUploadArtifactsRequest_Msg() {}
+
+type UploadArtifactsHeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch         int64                  `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadArtifactsHeader) Reset() {
+	*x = UploadArtifactsHeader{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadArtifactsHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadArtifactsHeader) ProtoMessage() {}
+
+func (x *UploadArtifactsHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadArtifactsHeader.ProtoReflect.Descriptor instead.
+func (*UploadArtifactsHeader) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UploadArtifactsHeader) GetJobId() int64 {
+	if x != nil {
+		return x.JobId
+	}
+	return 0
+}
+
+func (x *UploadArtifactsHeader) GetEpoch() int64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+type UploadArtifactsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Artifact      *Artifact              `protobuf:"bytes,1,opt,name=artifact,proto3" json:"artifact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadArtifactsResponse) Reset() {
+	*x = UploadArtifactsResponse{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadArtifactsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadArtifactsResponse) ProtoMessage() {}
+
+func (x *UploadArtifactsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadArtifactsResponse.ProtoReflect.Descriptor instead.
+func (*UploadArtifactsResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UploadArtifactsResponse) GetArtifact() *Artifact {
+	if x != nil {
+		return x.Artifact
+	}
+	return nil
+}
+
+type DownloadArtifactsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calling job's attempt.
+	JobId int64 `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch int64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The job whose artifacts are wanted.
+	FromJobId     int64 `protobuf:"varint,3,opt,name=from_job_id,json=fromJobId,proto3" json:"from_job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadArtifactsRequest) Reset() {
+	*x = DownloadArtifactsRequest{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadArtifactsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadArtifactsRequest) ProtoMessage() {}
+
+func (x *DownloadArtifactsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadArtifactsRequest.ProtoReflect.Descriptor instead.
+func (*DownloadArtifactsRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DownloadArtifactsRequest) GetJobId() int64 {
+	if x != nil {
+		return x.JobId
+	}
+	return 0
+}
+
+func (x *DownloadArtifactsRequest) GetEpoch() int64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *DownloadArtifactsRequest) GetFromJobId() int64 {
+	if x != nil {
+		return x.FromJobId
+	}
+	return 0
+}
+
+type DownloadArtifactsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunk         []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadArtifactsResponse) Reset() {
+	*x = DownloadArtifactsResponse{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadArtifactsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadArtifactsResponse) ProtoMessage() {}
+
+func (x *DownloadArtifactsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadArtifactsResponse.ProtoReflect.Descriptor instead.
+func (*DownloadArtifactsResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DownloadArtifactsResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
 var File_gantry_v1_runner_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_runner_proto_rawDesc = "" +
@@ -1296,14 +1580,31 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\".\n" +
 	"\x16DownloadSourceResponse\x12\x14\n" +
-	"\x05chunk\x18\x01 \x01(\fR\x05chunk2\xce\x03\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\"s\n" +
+	"\x16UploadArtifactsRequest\x12:\n" +
+	"\x06header\x18\x01 \x01(\v2 .gantry.v1.UploadArtifactsHeaderH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
+	"\x03msg\"D\n" +
+	"\x15UploadArtifactsHeader\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\"J\n" +
+	"\x17UploadArtifactsResponse\x12/\n" +
+	"\bartifact\x18\x01 \x01(\v2\x13.gantry.v1.ArtifactR\bartifact\"g\n" +
+	"\x18DownloadArtifactsRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12\x1e\n" +
+	"\vfrom_job_id\x18\x03 \x01(\x03R\tfromJobId\"1\n" +
+	"\x19DownloadArtifactsResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk2\x8c\x05\n" +
 	"\rRunnerService\x12C\n" +
 	"\bRegister\x12\x1a.gantry.v1.RegisterRequest\x1a\x1b.gantry.v1.RegisterResponse\x12D\n" +
 	"\aConnect\x12\x19.gantry.v1.ConnectRequest\x1a\x1a.gantry.v1.ConnectResponse(\x010\x01\x12C\n" +
 	"\bStartJob\x12\x1a.gantry.v1.StartJobRequest\x1a\x1b.gantry.v1.StartJobResponse\x12F\n" +
 	"\tAppendLog\x12\x1b.gantry.v1.AppendLogRequest\x1a\x1c.gantry.v1.AppendLogResponse\x12L\n" +
 	"\vCompleteJob\x12\x1d.gantry.v1.CompleteJobRequest\x1a\x1e.gantry.v1.CompleteJobResponse\x12W\n" +
-	"\x0eDownloadSource\x12 .gantry.v1.DownloadSourceRequest\x1a!.gantry.v1.DownloadSourceResponse0\x01B6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
+	"\x0eDownloadSource\x12 .gantry.v1.DownloadSourceRequest\x1a!.gantry.v1.DownloadSourceResponse0\x01\x12Z\n" +
+	"\x0fUploadArtifacts\x12!.gantry.v1.UploadArtifactsRequest\x1a\".gantry.v1.UploadArtifactsResponse(\x01\x12`\n" +
+	"\x11DownloadArtifacts\x12#.gantry.v1.DownloadArtifactsRequest\x1a$.gantry.v1.DownloadArtifactsResponse0\x01B6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
 
 var (
 	file_gantry_v1_runner_proto_rawDescOnce sync.Once
@@ -1317,66 +1618,78 @@ func file_gantry_v1_runner_proto_rawDescGZIP() []byte {
 	return file_gantry_v1_runner_proto_rawDescData
 }
 
-var file_gantry_v1_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_gantry_v1_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_gantry_v1_runner_proto_goTypes = []any{
-	(*RegisterRequest)(nil),        // 0: gantry.v1.RegisterRequest
-	(*RegisterResponse)(nil),       // 1: gantry.v1.RegisterResponse
-	(*ActiveLease)(nil),            // 2: gantry.v1.ActiveLease
-	(*RunnerHello)(nil),            // 3: gantry.v1.RunnerHello
-	(*RunnerHeartbeat)(nil),        // 4: gantry.v1.RunnerHeartbeat
-	(*ConnectRequest)(nil),         // 5: gantry.v1.ConnectRequest
-	(*Welcome)(nil),                // 6: gantry.v1.Welcome
-	(*JobLease)(nil),               // 7: gantry.v1.JobLease
-	(*CancelJob)(nil),              // 8: gantry.v1.CancelJob
-	(*Drain)(nil),                  // 9: gantry.v1.Drain
-	(*ConnectResponse)(nil),        // 10: gantry.v1.ConnectResponse
-	(*StartJobRequest)(nil),        // 11: gantry.v1.StartJobRequest
-	(*StartJobResponse)(nil),       // 12: gantry.v1.StartJobResponse
-	(*AppendLogRequest)(nil),       // 13: gantry.v1.AppendLogRequest
-	(*AppendLogResponse)(nil),      // 14: gantry.v1.AppendLogResponse
-	(*CompleteJobRequest)(nil),     // 15: gantry.v1.CompleteJobRequest
-	(*CompleteJobResponse)(nil),    // 16: gantry.v1.CompleteJobResponse
-	(*DownloadSourceRequest)(nil),  // 17: gantry.v1.DownloadSourceRequest
-	(*DownloadSourceResponse)(nil), // 18: gantry.v1.DownloadSourceResponse
-	(*durationpb.Duration)(nil),    // 19: google.protobuf.Duration
-	(*JobSpec)(nil),                // 20: gantry.v1.JobSpec
-	(*timestamppb.Timestamp)(nil),  // 21: google.protobuf.Timestamp
-	(JobStatus)(0),                 // 22: gantry.v1.JobStatus
-	(FailureReason)(0),             // 23: gantry.v1.FailureReason
+	(*RegisterRequest)(nil),           // 0: gantry.v1.RegisterRequest
+	(*RegisterResponse)(nil),          // 1: gantry.v1.RegisterResponse
+	(*ActiveLease)(nil),               // 2: gantry.v1.ActiveLease
+	(*RunnerHello)(nil),               // 3: gantry.v1.RunnerHello
+	(*RunnerHeartbeat)(nil),           // 4: gantry.v1.RunnerHeartbeat
+	(*ConnectRequest)(nil),            // 5: gantry.v1.ConnectRequest
+	(*Welcome)(nil),                   // 6: gantry.v1.Welcome
+	(*JobLease)(nil),                  // 7: gantry.v1.JobLease
+	(*CancelJob)(nil),                 // 8: gantry.v1.CancelJob
+	(*Drain)(nil),                     // 9: gantry.v1.Drain
+	(*ConnectResponse)(nil),           // 10: gantry.v1.ConnectResponse
+	(*StartJobRequest)(nil),           // 11: gantry.v1.StartJobRequest
+	(*StartJobResponse)(nil),          // 12: gantry.v1.StartJobResponse
+	(*AppendLogRequest)(nil),          // 13: gantry.v1.AppendLogRequest
+	(*AppendLogResponse)(nil),         // 14: gantry.v1.AppendLogResponse
+	(*CompleteJobRequest)(nil),        // 15: gantry.v1.CompleteJobRequest
+	(*CompleteJobResponse)(nil),       // 16: gantry.v1.CompleteJobResponse
+	(*DownloadSourceRequest)(nil),     // 17: gantry.v1.DownloadSourceRequest
+	(*DownloadSourceResponse)(nil),    // 18: gantry.v1.DownloadSourceResponse
+	(*UploadArtifactsRequest)(nil),    // 19: gantry.v1.UploadArtifactsRequest
+	(*UploadArtifactsHeader)(nil),     // 20: gantry.v1.UploadArtifactsHeader
+	(*UploadArtifactsResponse)(nil),   // 21: gantry.v1.UploadArtifactsResponse
+	(*DownloadArtifactsRequest)(nil),  // 22: gantry.v1.DownloadArtifactsRequest
+	(*DownloadArtifactsResponse)(nil), // 23: gantry.v1.DownloadArtifactsResponse
+	(*durationpb.Duration)(nil),       // 24: google.protobuf.Duration
+	(*JobSpec)(nil),                   // 25: gantry.v1.JobSpec
+	(*timestamppb.Timestamp)(nil),     // 26: google.protobuf.Timestamp
+	(JobStatus)(0),                    // 27: gantry.v1.JobStatus
+	(FailureReason)(0),                // 28: gantry.v1.FailureReason
+	(*Artifact)(nil),                  // 29: gantry.v1.Artifact
 }
 var file_gantry_v1_runner_proto_depIdxs = []int32{
 	2,  // 0: gantry.v1.RunnerHello.active:type_name -> gantry.v1.ActiveLease
 	2,  // 1: gantry.v1.RunnerHeartbeat.active:type_name -> gantry.v1.ActiveLease
 	3,  // 2: gantry.v1.ConnectRequest.hello:type_name -> gantry.v1.RunnerHello
 	4,  // 3: gantry.v1.ConnectRequest.heartbeat:type_name -> gantry.v1.RunnerHeartbeat
-	19, // 4: gantry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	19, // 5: gantry.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
-	19, // 6: gantry.v1.JobLease.ttl:type_name -> google.protobuf.Duration
-	20, // 7: gantry.v1.JobLease.spec:type_name -> gantry.v1.JobSpec
-	21, // 8: gantry.v1.JobLease.queued_at:type_name -> google.protobuf.Timestamp
+	24, // 4: gantry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	24, // 5: gantry.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
+	24, // 6: gantry.v1.JobLease.ttl:type_name -> google.protobuf.Duration
+	25, // 7: gantry.v1.JobLease.spec:type_name -> gantry.v1.JobSpec
+	26, // 8: gantry.v1.JobLease.queued_at:type_name -> google.protobuf.Timestamp
 	6,  // 9: gantry.v1.ConnectResponse.welcome:type_name -> gantry.v1.Welcome
 	7,  // 10: gantry.v1.ConnectResponse.lease:type_name -> gantry.v1.JobLease
 	8,  // 11: gantry.v1.ConnectResponse.cancel:type_name -> gantry.v1.CancelJob
 	9,  // 12: gantry.v1.ConnectResponse.drain:type_name -> gantry.v1.Drain
-	22, // 13: gantry.v1.CompleteJobRequest.status:type_name -> gantry.v1.JobStatus
-	23, // 14: gantry.v1.CompleteJobRequest.failure_reason:type_name -> gantry.v1.FailureReason
-	0,  // 15: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
-	5,  // 16: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
-	11, // 17: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
-	13, // 18: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
-	15, // 19: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
-	17, // 20: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
-	1,  // 21: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
-	10, // 22: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
-	12, // 23: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
-	14, // 24: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
-	16, // 25: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
-	18, // 26: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	27, // 13: gantry.v1.CompleteJobRequest.status:type_name -> gantry.v1.JobStatus
+	28, // 14: gantry.v1.CompleteJobRequest.failure_reason:type_name -> gantry.v1.FailureReason
+	20, // 15: gantry.v1.UploadArtifactsRequest.header:type_name -> gantry.v1.UploadArtifactsHeader
+	29, // 16: gantry.v1.UploadArtifactsResponse.artifact:type_name -> gantry.v1.Artifact
+	0,  // 17: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
+	5,  // 18: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
+	11, // 19: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
+	13, // 20: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
+	15, // 21: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
+	17, // 22: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
+	19, // 23: gantry.v1.RunnerService.UploadArtifacts:input_type -> gantry.v1.UploadArtifactsRequest
+	22, // 24: gantry.v1.RunnerService.DownloadArtifacts:input_type -> gantry.v1.DownloadArtifactsRequest
+	1,  // 25: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
+	10, // 26: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
+	12, // 27: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
+	14, // 28: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
+	16, // 29: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
+	18, // 30: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
+	21, // 31: gantry.v1.RunnerService.UploadArtifacts:output_type -> gantry.v1.UploadArtifactsResponse
+	23, // 32: gantry.v1.RunnerService.DownloadArtifacts:output_type -> gantry.v1.DownloadArtifactsResponse
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_runner_proto_init() }
@@ -1395,13 +1708,17 @@ func file_gantry_v1_runner_proto_init() {
 		(*ConnectResponse_Cancel)(nil),
 		(*ConnectResponse_Drain)(nil),
 	}
+	file_gantry_v1_runner_proto_msgTypes[19].OneofWrappers = []any{
+		(*UploadArtifactsRequest_Header)(nil),
+		(*UploadArtifactsRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_runner_proto_rawDesc), len(file_gantry_v1_runner_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RunnerService_Register_FullMethodName       = "/gantry.v1.RunnerService/Register"
-	RunnerService_Connect_FullMethodName        = "/gantry.v1.RunnerService/Connect"
-	RunnerService_StartJob_FullMethodName       = "/gantry.v1.RunnerService/StartJob"
-	RunnerService_AppendLog_FullMethodName      = "/gantry.v1.RunnerService/AppendLog"
-	RunnerService_CompleteJob_FullMethodName    = "/gantry.v1.RunnerService/CompleteJob"
-	RunnerService_DownloadSource_FullMethodName = "/gantry.v1.RunnerService/DownloadSource"
+	RunnerService_Register_FullMethodName          = "/gantry.v1.RunnerService/Register"
+	RunnerService_Connect_FullMethodName           = "/gantry.v1.RunnerService/Connect"
+	RunnerService_StartJob_FullMethodName          = "/gantry.v1.RunnerService/StartJob"
+	RunnerService_AppendLog_FullMethodName         = "/gantry.v1.RunnerService/AppendLog"
+	RunnerService_CompleteJob_FullMethodName       = "/gantry.v1.RunnerService/CompleteJob"
+	RunnerService_DownloadSource_FullMethodName    = "/gantry.v1.RunnerService/DownloadSource"
+	RunnerService_UploadArtifacts_FullMethodName   = "/gantry.v1.RunnerService/UploadArtifacts"
+	RunnerService_DownloadArtifacts_FullMethodName = "/gantry.v1.RunnerService/DownloadArtifacts"
 )
 
 // RunnerServiceClient is the client API for RunnerService service.
@@ -53,6 +55,12 @@ type RunnerServiceClient interface {
 	CompleteJob(ctx context.Context, in *CompleteJobRequest, opts ...grpc.CallOption) (*CompleteJobResponse, error)
 	// DownloadSource streams the run's source archive (tar.gz) for a job.
 	DownloadSource(ctx context.Context, in *DownloadSourceRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadSourceResponse], error)
+	// UploadArtifacts stores a held job's artifact archive: the header
+	// first, then the gzip-compressed tar in chunks.
+	UploadArtifacts(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadArtifactsRequest, UploadArtifactsResponse], error)
+	// DownloadArtifacts streams the artifact archive of a job the calling
+	// job depends on (same run).
+	DownloadArtifacts(ctx context.Context, in *DownloadArtifactsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadArtifactsResponse], error)
 }
 
 type runnerServiceClient struct {
@@ -135,6 +143,38 @@ func (c *runnerServiceClient) DownloadSource(ctx context.Context, in *DownloadSo
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RunnerService_DownloadSourceClient = grpc.ServerStreamingClient[DownloadSourceResponse]
 
+func (c *runnerServiceClient) UploadArtifacts(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadArtifactsRequest, UploadArtifactsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RunnerService_ServiceDesc.Streams[2], RunnerService_UploadArtifacts_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadArtifactsRequest, UploadArtifactsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunnerService_UploadArtifactsClient = grpc.ClientStreamingClient[UploadArtifactsRequest, UploadArtifactsResponse]
+
+func (c *runnerServiceClient) DownloadArtifacts(ctx context.Context, in *DownloadArtifactsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadArtifactsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RunnerService_ServiceDesc.Streams[3], RunnerService_DownloadArtifacts_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DownloadArtifactsRequest, DownloadArtifactsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunnerService_DownloadArtifactsClient = grpc.ServerStreamingClient[DownloadArtifactsResponse]
+
 // RunnerServiceServer is the server API for RunnerService service.
 // All implementations must embed UnimplementedRunnerServiceServer
 // for forward compatibility.
@@ -161,6 +201,12 @@ type RunnerServiceServer interface {
 	CompleteJob(context.Context, *CompleteJobRequest) (*CompleteJobResponse, error)
 	// DownloadSource streams the run's source archive (tar.gz) for a job.
 	DownloadSource(*DownloadSourceRequest, grpc.ServerStreamingServer[DownloadSourceResponse]) error
+	// UploadArtifacts stores a held job's artifact archive: the header
+	// first, then the gzip-compressed tar in chunks.
+	UploadArtifacts(grpc.ClientStreamingServer[UploadArtifactsRequest, UploadArtifactsResponse]) error
+	// DownloadArtifacts streams the artifact archive of a job the calling
+	// job depends on (same run).
+	DownloadArtifacts(*DownloadArtifactsRequest, grpc.ServerStreamingServer[DownloadArtifactsResponse]) error
 	mustEmbedUnimplementedRunnerServiceServer()
 }
 
@@ -188,6 +234,12 @@ func (UnimplementedRunnerServiceServer) CompleteJob(context.Context, *CompleteJo
 }
 func (UnimplementedRunnerServiceServer) DownloadSource(*DownloadSourceRequest, grpc.ServerStreamingServer[DownloadSourceResponse]) error {
 	return status.Error(codes.Unimplemented, "method DownloadSource not implemented")
+}
+func (UnimplementedRunnerServiceServer) UploadArtifacts(grpc.ClientStreamingServer[UploadArtifactsRequest, UploadArtifactsResponse]) error {
+	return status.Error(codes.Unimplemented, "method UploadArtifacts not implemented")
+}
+func (UnimplementedRunnerServiceServer) DownloadArtifacts(*DownloadArtifactsRequest, grpc.ServerStreamingServer[DownloadArtifactsResponse]) error {
+	return status.Error(codes.Unimplemented, "method DownloadArtifacts not implemented")
 }
 func (UnimplementedRunnerServiceServer) mustEmbedUnimplementedRunnerServiceServer() {}
 func (UnimplementedRunnerServiceServer) testEmbeddedByValue()                       {}
@@ -300,6 +352,24 @@ func _RunnerService_DownloadSource_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RunnerService_DownloadSourceServer = grpc.ServerStreamingServer[DownloadSourceResponse]
 
+func _RunnerService_UploadArtifacts_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RunnerServiceServer).UploadArtifacts(&grpc.GenericServerStream[UploadArtifactsRequest, UploadArtifactsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunnerService_UploadArtifactsServer = grpc.ClientStreamingServer[UploadArtifactsRequest, UploadArtifactsResponse]
+
+func _RunnerService_DownloadArtifacts_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadArtifactsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RunnerServiceServer).DownloadArtifacts(m, &grpc.GenericServerStream[DownloadArtifactsRequest, DownloadArtifactsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunnerService_DownloadArtifactsServer = grpc.ServerStreamingServer[DownloadArtifactsResponse]
+
 // RunnerService_ServiceDesc is the grpc.ServiceDesc for RunnerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -334,6 +404,16 @@ var RunnerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "DownloadSource",
 			Handler:       _RunnerService_DownloadSource_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "UploadArtifacts",
+			Handler:       _RunnerService_UploadArtifacts_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "DownloadArtifacts",
+			Handler:       _RunnerService_DownloadArtifacts_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -445,6 +445,8 @@ type Job struct {
 	// When a scheduled (delayed) job starts.
 	ScheduledAt   *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
 	Interruptible bool                   `protobuf:"varint,27,opt,name=interruptible,proto3" json:"interruptible,omitempty"`
+	// The job's artifact archive, once uploaded.
+	Artifact      *Artifact `protobuf:"bytes,28,opt,name=artifact,proto3" json:"artifact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -666,6 +668,13 @@ func (x *Job) GetInterruptible() bool {
 		return x.Interruptible
 	}
 	return false
+}
+
+func (x *Job) GetArtifact() *Artifact {
+	if x != nil {
+		return x.Artifact
+	}
+	return nil
 }
 
 // Attempt is one lease of a job to a runner.
@@ -1133,7 +1142,12 @@ type JobSpec struct {
 	ProjectName  string                 `protobuf:"bytes,12,opt,name=project_name,json=projectName,proto3" json:"project_name,omitempty"`
 	Tags         []string               `protobuf:"bytes,13,rep,name=tags,proto3" json:"tags,omitempty"`
 	// True when the run has a source archive to download (DownloadSource).
-	HasSource     bool `protobuf:"varint,14,opt,name=has_source,json=hasSource,proto3" json:"has_source,omitempty"`
+	HasSource bool `protobuf:"varint,14,opt,name=has_source,json=hasSource,proto3" json:"has_source,omitempty"`
+	// Which workspace files to keep as the job's artifacts, if any.
+	Artifacts *ArtifactsSpec `protobuf:"bytes,15,opt,name=artifacts,proto3" json:"artifacts,omitempty"`
+	// The jobs whose artifacts are unpacked into the workspace before the
+	// script (DownloadArtifacts), in order; only those that have artifacts.
+	Dependencies  []*ArtifactDependency `protobuf:"bytes,16,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1266,6 +1280,246 @@ func (x *JobSpec) GetHasSource() bool {
 	return false
 }
 
+func (x *JobSpec) GetArtifacts() *ArtifactsSpec {
+	if x != nil {
+		return x.Artifacts
+	}
+	return nil
+}
+
+func (x *JobSpec) GetDependencies() []*ArtifactDependency {
+	if x != nil {
+		return x.Dependencies
+	}
+	return nil
+}
+
+// ArtifactsSpec is a job's `artifacts:` as the runner needs it.
+type ArtifactsSpec struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Paths     []string               `protobuf:"bytes,1,rep,name=paths,proto3" json:"paths,omitempty"`
+	Exclude   []string               `protobuf:"bytes,2,rep,name=exclude,proto3" json:"exclude,omitempty"`
+	Untracked bool                   `protobuf:"varint,3,opt,name=untracked,proto3" json:"untracked,omitempty"`
+	// on_success (default), on_failure or always.
+	When string `protobuf:"bytes,4,opt,name=when,proto3" json:"when,omitempty"`
+	// The archive's name (artifacts:name, expanded), for downloads.
+	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArtifactsSpec) Reset() {
+	*x = ArtifactsSpec{}
+	mi := &file_gantry_v1_types_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArtifactsSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArtifactsSpec) ProtoMessage() {}
+
+func (x *ArtifactsSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArtifactsSpec.ProtoReflect.Descriptor instead.
+func (*ArtifactsSpec) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ArtifactsSpec) GetPaths() []string {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *ArtifactsSpec) GetExclude() []string {
+	if x != nil {
+		return x.Exclude
+	}
+	return nil
+}
+
+func (x *ArtifactsSpec) GetUntracked() bool {
+	if x != nil {
+		return x.Untracked
+	}
+	return false
+}
+
+func (x *ArtifactsSpec) GetWhen() string {
+	if x != nil {
+		return x.When
+	}
+	return ""
+}
+
+func (x *ArtifactsSpec) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// ArtifactDependency is a job whose artifacts another job downloads.
+type ArtifactDependency struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	JobName       string                 `protobuf:"bytes,2,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArtifactDependency) Reset() {
+	*x = ArtifactDependency{}
+	mi := &file_gantry_v1_types_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArtifactDependency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArtifactDependency) ProtoMessage() {}
+
+func (x *ArtifactDependency) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArtifactDependency.ProtoReflect.Descriptor instead.
+func (*ArtifactDependency) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ArtifactDependency) GetJobId() int64 {
+	if x != nil {
+		return x.JobId
+	}
+	return 0
+}
+
+func (x *ArtifactDependency) GetJobName() string {
+	if x != nil {
+		return x.JobName
+	}
+	return ""
+}
+
+// Artifact is the archive a job left.
+type Artifact struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	JobId     int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	JobName   string                 `protobuf:"bytes,2,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
+	Name      string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Size      int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	Sha256    string                 `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When it will be deleted; unset means kept.
+	ExpireAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expire_at,json=expireAt,proto3" json:"expire_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Artifact) Reset() {
+	*x = Artifact{}
+	mi := &file_gantry_v1_types_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Artifact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Artifact) ProtoMessage() {}
+
+func (x *Artifact) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
+func (*Artifact) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Artifact) GetJobId() int64 {
+	if x != nil {
+		return x.JobId
+	}
+	return 0
+}
+
+func (x *Artifact) GetJobName() string {
+	if x != nil {
+		return x.JobName
+	}
+	return ""
+}
+
+func (x *Artifact) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Artifact) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Artifact) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *Artifact) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Artifact) GetExpireAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireAt
+	}
+	return nil
+}
+
 var File_gantry_v1_types_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_types_proto_rawDesc = "" +
@@ -1289,7 +1543,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\fproject_name\x18\v \x01(\tR\vprojectName\x12\x12\n" +
 	"\x04name\x18\f \x01(\tR\x04name\x12\x16\n" +
 	"\x06source\x18\r \x01(\tR\x06source\x12)\n" +
-	"\x10allowed_failures\x18\x0e \x01(\x05R\x0fallowedFailures\"\xe5\a\n" +
+	"\x10allowed_failures\x18\x0e \x01(\x05R\x0fallowedFailures\"\x96\b\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\x03R\x05runId\x12\x12\n" +
@@ -1323,7 +1577,8 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\tneeds_set\x18\x18 \x01(\bR\bneedsSet\x12%\n" +
 	"\x0eresource_group\x18\x19 \x01(\tR\rresourceGroup\x12=\n" +
 	"\fscheduled_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\x12$\n" +
-	"\rinterruptible\x18\x1b \x01(\bR\rinterruptible\"\xe5\x02\n" +
+	"\rinterruptible\x18\x1b \x01(\bR\rinterruptible\x12/\n" +
+	"\bartifact\x18\x1c \x01(\v2\x13.gantry.v1.ArtifactR\bartifact\"\xe5\x02\n" +
 	"\aAttempt\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\x12\x1b\n" +
 	"\trunner_id\x18\x02 \x01(\tR\brunnerId\x12\x1f\n" +
@@ -1367,7 +1622,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
 	"\x06masked\x18\x03 \x01(\bR\x06masked\x12\x10\n" +
-	"\x03raw\x18\x04 \x01(\bR\x03raw\"\xdf\x03\n" +
+	"\x03raw\x18\x04 \x01(\bR\x03raw\"\xda\x04\n" +
 	"\aJobSpec\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\x03R\x05jobId\x12\x12\n" +
@@ -1384,7 +1639,27 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\fproject_name\x18\f \x01(\tR\vprojectName\x12\x12\n" +
 	"\x04tags\x18\r \x03(\tR\x04tags\x12\x1d\n" +
 	"\n" +
-	"has_source\x18\x0e \x01(\bR\thasSource*\xb7\x01\n" +
+	"has_source\x18\x0e \x01(\bR\thasSource\x126\n" +
+	"\tartifacts\x18\x0f \x01(\v2\x18.gantry.v1.ArtifactsSpecR\tartifacts\x12A\n" +
+	"\fdependencies\x18\x10 \x03(\v2\x1d.gantry.v1.ArtifactDependencyR\fdependencies\"\x85\x01\n" +
+	"\rArtifactsSpec\x12\x14\n" +
+	"\x05paths\x18\x01 \x03(\tR\x05paths\x12\x18\n" +
+	"\aexclude\x18\x02 \x03(\tR\aexclude\x12\x1c\n" +
+	"\tuntracked\x18\x03 \x01(\bR\tuntracked\x12\x12\n" +
+	"\x04when\x18\x04 \x01(\tR\x04when\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"F\n" +
+	"\x12ArtifactDependency\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x19\n" +
+	"\bjob_name\x18\x02 \x01(\tR\ajobName\"\xf0\x01\n" +
+	"\bArtifact\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x19\n" +
+	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x127\n" +
+	"\texpire_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bexpireAt*\xb7\x01\n" +
 	"\tRunStatus\x12\x1a\n" +
 	"\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RUN_STATUS_PENDING\x10\x01\x12\x16\n" +
@@ -1431,7 +1706,7 @@ func file_gantry_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_gantry_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_gantry_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_gantry_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_gantry_v1_types_proto_goTypes = []any{
 	(RunStatus)(0),                // 0: gantry.v1.RunStatus
 	(JobStatus)(0),                // 1: gantry.v1.JobStatus
@@ -1444,38 +1719,46 @@ var file_gantry_v1_types_proto_goTypes = []any{
 	(*ServiceSpec)(nil),           // 8: gantry.v1.ServiceSpec
 	(*Variable)(nil),              // 9: gantry.v1.Variable
 	(*JobSpec)(nil),               // 10: gantry.v1.JobSpec
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	(*ArtifactsSpec)(nil),         // 11: gantry.v1.ArtifactsSpec
+	(*ArtifactDependency)(nil),    // 12: gantry.v1.ArtifactDependency
+	(*Artifact)(nil),              // 13: gantry.v1.Artifact
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
 }
 var file_gantry_v1_types_proto_depIdxs = []int32{
 	0,  // 0: gantry.v1.Run.status:type_name -> gantry.v1.RunStatus
-	11, // 1: gantry.v1.Run.created_at:type_name -> google.protobuf.Timestamp
-	11, // 2: gantry.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	11, // 3: gantry.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
+	14, // 1: gantry.v1.Run.created_at:type_name -> google.protobuf.Timestamp
+	14, // 2: gantry.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	14, // 3: gantry.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
 	1,  // 4: gantry.v1.Job.status:type_name -> gantry.v1.JobStatus
 	2,  // 5: gantry.v1.Job.failure_reason:type_name -> gantry.v1.FailureReason
-	11, // 6: gantry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	11, // 7: gantry.v1.Job.queued_at:type_name -> google.protobuf.Timestamp
-	11, // 8: gantry.v1.Job.started_at:type_name -> google.protobuf.Timestamp
-	11, // 9: gantry.v1.Job.finished_at:type_name -> google.protobuf.Timestamp
+	14, // 6: gantry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	14, // 7: gantry.v1.Job.queued_at:type_name -> google.protobuf.Timestamp
+	14, // 8: gantry.v1.Job.started_at:type_name -> google.protobuf.Timestamp
+	14, // 9: gantry.v1.Job.finished_at:type_name -> google.protobuf.Timestamp
 	5,  // 10: gantry.v1.Job.attempts:type_name -> gantry.v1.Attempt
-	11, // 11: gantry.v1.Job.scheduled_at:type_name -> google.protobuf.Timestamp
-	1,  // 12: gantry.v1.Attempt.status:type_name -> gantry.v1.JobStatus
-	2,  // 13: gantry.v1.Attempt.failure_reason:type_name -> gantry.v1.FailureReason
-	11, // 14: gantry.v1.Attempt.leased_at:type_name -> google.protobuf.Timestamp
-	11, // 15: gantry.v1.Attempt.ended_at:type_name -> google.protobuf.Timestamp
-	11, // 16: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
-	11, // 17: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
-	9,  // 18: gantry.v1.ServiceSpec.variables:type_name -> gantry.v1.Variable
-	7,  // 19: gantry.v1.JobSpec.image:type_name -> gantry.v1.ImageSpec
-	8,  // 20: gantry.v1.JobSpec.services:type_name -> gantry.v1.ServiceSpec
-	9,  // 21: gantry.v1.JobSpec.variables:type_name -> gantry.v1.Variable
-	12, // 22: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	14, // 11: gantry.v1.Job.scheduled_at:type_name -> google.protobuf.Timestamp
+	13, // 12: gantry.v1.Job.artifact:type_name -> gantry.v1.Artifact
+	1,  // 13: gantry.v1.Attempt.status:type_name -> gantry.v1.JobStatus
+	2,  // 14: gantry.v1.Attempt.failure_reason:type_name -> gantry.v1.FailureReason
+	14, // 15: gantry.v1.Attempt.leased_at:type_name -> google.protobuf.Timestamp
+	14, // 16: gantry.v1.Attempt.ended_at:type_name -> google.protobuf.Timestamp
+	14, // 17: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
+	14, // 18: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
+	9,  // 19: gantry.v1.ServiceSpec.variables:type_name -> gantry.v1.Variable
+	7,  // 20: gantry.v1.JobSpec.image:type_name -> gantry.v1.ImageSpec
+	8,  // 21: gantry.v1.JobSpec.services:type_name -> gantry.v1.ServiceSpec
+	9,  // 22: gantry.v1.JobSpec.variables:type_name -> gantry.v1.Variable
+	15, // 23: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
+	11, // 24: gantry.v1.JobSpec.artifacts:type_name -> gantry.v1.ArtifactsSpec
+	12, // 25: gantry.v1.JobSpec.dependencies:type_name -> gantry.v1.ArtifactDependency
+	14, // 26: gantry.v1.Artifact.created_at:type_name -> google.protobuf.Timestamp
+	14, // 27: gantry.v1.Artifact.expire_at:type_name -> google.protobuf.Timestamp
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_types_proto_init() }
@@ -1489,7 +1772,7 @@ func file_gantry_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_types_proto_rawDesc), len(file_gantry_v1_types_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   8,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gantry-ci/gantry/coordinator/model"
+	"github.com/gantry-ci/gantry/coordinator/store"
+	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
+)
+
+// DefaultMaxArtifactBytes bounds one artifact archive (compressed).
+const DefaultMaxArtifactBytes = 1 << 30
+
+// UploadArtifacts stores the artifact archive of a job the calling runner
+// holds; the attempt's epoch fences it like every other job message.
+func (h *RunnerHandler) UploadArtifacts(stream gantryv1.RunnerService_UploadArtifactsServer) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hdr := first.GetHeader()
+	if hdr == nil {
+		return fmt.Errorf("%w: the first UploadArtifacts message must be the header", ErrInvalidArgument)
+	}
+	runnerID := runnerFrom(ctx).ID
+	if err := h.sched.CheckFence(ctx, runnerID, hdr.GetJobId(), hdr.GetEpoch()); err != nil {
+		return err
+	}
+	max := h.maxArtifactBytes
+	if max <= 0 {
+		max = DefaultMaxArtifactBytes
+	}
+	res, err := h.blobs.PutContentAddressed(ctx, "artifacts", ".tar.gz", &chunkReader{next: func() ([]byte, error) {
+		m, err := stream.Recv()
+		return m.GetChunk(), err
+	}}, max)
+	if err != nil {
+		if strings.Contains(err.Error(), "limit") {
+			return fmt.Errorf("%w: artifacts of job %d are larger than the coordinator's %d byte limit (--max-artifact-size): %v", ErrInvalidArgument, hdr.GetJobId(), max, err)
+		}
+		return fmt.Errorf("store artifacts of job %d: %w", hdr.GetJobId(), err)
+	}
+	a := model.Artifact{
+		Name: h.artifactName(ctx, hdr.GetJobId()), Size: res.Size, SHA256: res.SHA256,
+		BlobKey: "artifacts/" + res.SHA256 + ".tar.gz", Epoch: hdr.GetEpoch(), CreatedAt: time.Now(),
+	}
+	j, err := h.sched.RecordArtifact(ctx, runnerID, hdr.GetJobId(), hdr.GetEpoch(), a)
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(&gantryv1.UploadArtifactsResponse{Artifact: artifactToProto(j)})
+}
+
+// artifactName is artifacts:name with the job's variables expanded
+// ("artifacts" when unset, as GitLab names the archive).
+func (h *RunnerHandler) artifactName(ctx context.Context, jobID int64) string {
+	const def = "artifacts"
+	b, err := h.store.JobSpec(ctx, jobID)
+	if err != nil {
+		return def
+	}
+	spec := &gantryv1.JobSpec{}
+	if proto.Unmarshal(b, spec) != nil || spec.GetArtifacts().GetName() == "" {
+		return def
+	}
+	vars := map[string]string{}
+	for _, v := range spec.GetVariables() {
+		vars[v.GetKey()] = v.GetValue()
+	}
+	if name := os.Expand(spec.GetArtifacts().GetName(), func(k string) string { return vars[k] }); name != "" {
+		return name
+	}
+	return def
+}
+
+// DownloadArtifacts streams the artifacts of a job of the same run to the
+// runner holding the requesting job.
+func (h *RunnerHandler) DownloadArtifacts(req *gantryv1.DownloadArtifactsRequest, stream gantryv1.RunnerService_DownloadArtifactsServer) error {
+	ctx := stream.Context()
+	if err := h.sched.CheckFence(ctx, runnerFrom(ctx).ID, req.GetJobId(), req.GetEpoch()); err != nil {
+		return err
+	}
+	runID, err := h.store.RunIDForJob(ctx, req.GetJobId())
+	if err != nil {
+		return err
+	}
+	rs, err := h.store.GetRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	from := rs.Job(req.GetFromJobId())
+	if from == nil {
+		return fmt.Errorf("job %d is not in run %d of job %d: %w", req.GetFromJobId(), runID, req.GetJobId(), store.ErrNotFound)
+	}
+	if from.Artifact == nil {
+		return fmt.Errorf("job %q of run %d has no artifacts: %w", from.Name, runID, store.ErrNotFound)
+	}
+	return h.streamBlob(ctx, from.Artifact.BlobKey, func(b []byte) error {
+		return stream.Send(&gantryv1.DownloadArtifactsResponse{Chunk: b})
+	})
+}
+
+// streamBlob sends a blob in chunks.
+func (h *RunnerHandler) streamBlob(ctx context.Context, key string, send func([]byte) error) error {
+	return streamBlob(ctx, h.blobs.Open, key, send)
+}
+
+func streamBlob(ctx context.Context, open func(context.Context, string) (io.ReadCloser, error), key string, send func([]byte) error) error {
+	f, err := open(ctx, key)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", key, err)
+	}
+	defer f.Close()
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			if serr := send(buf[:n]); serr != nil {
+				return serr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", key, err)
+		}
+	}
+}
+
+// ListArtifacts lists the artifact archives of a run's jobs.
+func (h *PipelineHandler) ListArtifacts(ctx context.Context, req *gantryv1.ListArtifactsRequest) (*gantryv1.ListArtifactsResponse, error) {
+	rs, err := h.store.GetRun(ctx, req.GetRunId())
+	if err != nil {
+		return nil, err
+	}
+	out := &gantryv1.ListArtifactsResponse{}
+	for _, j := range rs.Jobs {
+		if j.Artifact != nil {
+			out.Artifacts = append(out.Artifacts, artifactToProto(j))
+		}
+	}
+	return out, nil
+}
+
+// DownloadArtifact streams one job's artifact archive, its description
+// first.
+func (h *PipelineHandler) DownloadArtifact(req *gantryv1.DownloadArtifactRequest, stream gantryv1.PipelineService_DownloadArtifactServer) error {
+	ctx := stream.Context()
+	rs, err := h.store.GetRun(ctx, req.GetRunId())
+	if err != nil {
+		return err
+	}
+	var j *model.Job
+	switch {
+	case req.GetJobId() != 0:
+		j = rs.Job(req.GetJobId())
+	default:
+		j = rs.JobByName(req.GetJobName())
+	}
+	if j == nil {
+		return fmt.Errorf("run %d has no job %q: %w", req.GetRunId(), cmpName(req), store.ErrNotFound)
+	}
+	if j.Artifact == nil {
+		return fmt.Errorf("job %q of run %d has no artifacts (none were declared, none matched, or it has not finished): %w", j.Name, req.GetRunId(), store.ErrNotFound)
+	}
+	if err := stream.Send(&gantryv1.DownloadArtifactResponse{Artifact: artifactToProto(j)}); err != nil {
+		return err
+	}
+	return streamBlob(ctx, h.blobs.Open, j.Artifact.BlobKey, func(b []byte) error {
+		return stream.Send(&gantryv1.DownloadArtifactResponse{Chunk: b})
+	})
+}
+
+func cmpName(req *gantryv1.DownloadArtifactRequest) string {
+	if req.GetJobId() != 0 {
+		return fmt.Sprint(req.GetJobId())
+	}
+	return req.GetJobName()
+}
+
+func artifactToProto(j *model.Job) *gantryv1.Artifact {
+	a := j.Artifact
+	if a == nil {
+		return nil
+	}
+	return &gantryv1.Artifact{
+		JobId: j.ID, JobName: j.Name, Name: a.Name, Size: a.Size, Sha256: a.SHA256,
+		CreatedAt: ts(a.CreatedAt), ExpireAt: ts(a.ExpireAt),
+	}
+}
