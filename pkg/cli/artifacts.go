@@ -65,7 +65,6 @@ func (a *app) artifactsListCommand() *cobra.Command {
 	}
 }
 
-
 func (a *app) artifactsDownloadCommand() *cobra.Command {
 	var out, extract string
 	cmd := &cobra.Command{
