@@ -36,7 +36,8 @@ test: fmt-check vet proto-check test-images
 # panic, no hang on generated inputs). Longer runs: FUZZTIME=10m.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./pkg/pipeline:FuzzParse ./pkg/ghworkflow:FuzzParse ./pkg/expr/gitlab:FuzzParse \
-	./pkg/expr/actions:FuzzParse ./pkg/source:FuzzUnpack ./pkg/source:FuzzUnpackEntries
+	./pkg/expr/actions:FuzzParse ./pkg/source:FuzzUnpack ./pkg/source:FuzzUnpackEntries \
+	./runner/executor/docker:FuzzWorkspaceTarArtifacts
 
 ## fuzz-brief: run each fuzz target for FUZZTIME
 fuzz-brief:

@@ -8,6 +8,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -43,6 +44,7 @@ type DockerAPI interface {
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
+	CopyFromContainer(ctx context.Context, containerID, srcPath string) (io.ReadCloser, container.PathStat, error)
 
 	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
@@ -286,15 +288,26 @@ func (a *attempt) run(ctx context.Context) executor.Result {
 		return executor.CanceledBeforeScript()
 	}
 
-	a.logf("Executing \"step_script\" stage of the job script")
 	end, err := a.runScript(ctx, scriptSpec{
 		role:     roleBuild,
 		name:     a.names.build(),
 		commands: append(append([]string(nil), a.job.BeforeScript...), a.job.Script...),
 		timeout:  a.job.Timeout,
-		prepare:  a.prepareWorkspace,
+		prepare: func(ctx context.Context, id string) error {
+			// Dependencies are downloaded before the script's stage, as
+			// GitLab logs it.
+			if err := a.prepareWorkspace(ctx, id); err != nil {
+				return err
+			}
+			a.logf("Executing \"step_script\" stage of the job script")
+			return nil
+		},
 	})
 	if err != nil && !end.Started {
+		var depErr *executor.DependencyError
+		if errors.As(err, &depErr) {
+			return a.failure(ctx, depErr.Error())
+		}
 		return a.systemFailure(ctx, "running the job container", err)
 	}
 	res := executor.ScriptResult(end, err, a.job.Timeout, "waiting for the job container")
@@ -302,16 +315,20 @@ func (a *attempt) run(ctx context.Context) executor.Result {
 		a.logf("ERROR: Job failed (system failure): %s", res.Message)
 	}
 	a.runAfterScript(ctx, res.Outcome.JobStatus())
-	return res
+	return a.uploadArtifacts(ctx, res)
 }
 
 // systemFailure reports a Docker error, or a cancellation when ctx was
 // cancelled meanwhile (the error is then most likely its consequence).
 func (a *attempt) systemFailure(ctx context.Context, what string, err error) executor.Result {
+	return a.failure(ctx, fmt.Sprintf("%s: %v", what, err))
+}
+
+// failure is systemFailure with the message made.
+func (a *attempt) failure(ctx context.Context, msg string) executor.Result {
 	if ctx.Err() != nil {
 		return executor.CanceledBeforeScript()
 	}
-	msg := fmt.Sprintf("%s: %v", what, err)
 	a.logf("ERROR: Job failed (system failure): %s", msg)
 	return executor.SystemFailure(msg)
 }

@@ -170,6 +170,9 @@ func (a *attempt) run(ctx context.Context, jobDir string) executor.Result {
 			return a.systemFailure(ctx, "unpacking the job source", err)
 		}
 	}
+	if err := a.downloadDependencies(ctx); err != nil {
+		return a.failure(ctx, err.Error())
+	}
 	if ctx.Err() != nil {
 		return executor.CanceledBeforeScript()
 	}
@@ -188,7 +191,12 @@ func (a *attempt) run(ctx context.Context, jobDir string) executor.Result {
 		a.logf("ERROR: Job failed (system failure): %s", res.Message)
 	}
 	a.runAfterScript(ctx, res.Outcome.JobStatus())
-	return res
+	// After after_script, so its output can be kept; before Finished and
+	// the removal of the job directory.
+	return executor.UploadJobArtifacts(ctx, a.job, res, a.dir, a.log,
+		func(ctx context.Context, c *executor.ArtifactCollector) error {
+			return executor.CollectDir(ctx, a.dir, c)
+		})
 }
 
 func (a *attempt) unpackSource(ctx context.Context) error {
@@ -203,13 +211,26 @@ func (a *attempt) unpackSource(ctx context.Context) error {
 	return source.Unpack(ctx, rc, a.dir, source.UnpackOptions{})
 }
 
+// downloadDependencies unpacks the dependencies' artifacts into the
+// project directory, in order, with the same guards as the source: an
+// archive may not create, modify or point at anything outside it.
+func (a *attempt) downloadDependencies(ctx context.Context) error {
+	return executor.DownloadDependencies(ctx, a.job.Dependencies, a.log, func(ctx context.Context, archive io.Reader) error {
+		return source.Unpack(ctx, archive, a.dir, source.UnpackOptions{})
+	})
+}
+
 // systemFailure reports an executor error, or a cancellation when ctx was
 // cancelled meanwhile (the error is then most likely its consequence).
 func (a *attempt) systemFailure(ctx context.Context, what string, err error) executor.Result {
+	return a.failure(ctx, fmt.Sprintf("%s: %v", what, err))
+}
+
+// failure is systemFailure with the message made.
+func (a *attempt) failure(ctx context.Context, msg string) executor.Result {
 	if ctx.Err() != nil {
 		return executor.CanceledBeforeScript()
 	}
-	msg := fmt.Sprintf("%s: %v", what, err)
 	a.logf("ERROR: Job failed (system failure): %s", msg)
 	return executor.SystemFailure(msg)
 }
