@@ -26,6 +26,8 @@ build:
   stage: build
   script:
     - mkdir -p out/sub && echo hello > out/a.txt && echo deep > out/sub/b.txt && echo noise > out/x.log
+    - printf 'total:\t(statements)\t71.5%%\n' && printf 'total:\t(statements)\t84.20%%\n'
+  coverage: '/total:\s+\(statements\)\s+\d+.\d+%/'
   artifacts:
     name: "bin-$CI_COMMIT_REF_NAME"
     paths: [out/]
@@ -116,6 +118,9 @@ func TestArtifactsEndToEnd(t *testing.T) {
 	art := build.GetArtifact()
 	if art == nil || art.GetName() != "bin-main" || art.GetSize() == 0 {
 		t.Fatalf("build's artifact: %v, want bin-main", art)
+	}
+	if build.Coverage == nil || build.GetCoverage() != 84.2 {
+		t.Errorf("build's coverage %v, want 84.2 (the last matching line)", build.Coverage)
 	}
 	if log := e.client.Log(ctx, t, harness.Job(run, "use").GetId()); !strings.Contains(log, "hello\ndeep\n") {
 		t.Errorf("use did not see build's artifacts:\n%s", log)

@@ -93,7 +93,7 @@ func jobToProto(j *model.Job) *gantryv1.Job {
 		Attempts: attemptsToProto(j.Attempts),
 		When:     whenOf(j), Needs: j.Needs, NeedsSet: j.UsesNeeds, ResourceGroup: j.ResourceGroup,
 		ScheduledAt: ts(j.ScheduledAt), Interruptible: j.Interruptible,
-		Artifact: artifactToProto(j),
+		Artifact: artifactToProto(j), Coverage: j.Coverage,
 	}
 }
 

@@ -192,6 +192,7 @@ func (h *RunnerHandler) CompleteJob(ctx context.Context, req *gantryv1.CompleteJ
 		FailureMessage: req.GetFailureMessage(),
 		ExitCode:       int(req.GetExitCode()),
 		LogSize:        size,
+		Coverage:       req.Coverage,
 	}
 	if err := h.sched.CompleteJob(ctx, runnerFrom(ctx).ID, req.GetJobId(), req.GetEpoch(), c); err != nil {
 		return nil, err

@@ -189,6 +189,8 @@ type Job struct {
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// Artifact is the archive the job's current attempt uploaded.
 	Artifact *Artifact `json:"artifact,omitempty"`
+	// Coverage is the percentage the job's `coverage:` found in its log.
+	Coverage *float64 `json:"coverage,omitempty"`
 }
 
 // RetryReason names a failure as `retry:when` does.

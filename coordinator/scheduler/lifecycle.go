@@ -19,6 +19,8 @@ type Completion struct {
 	FailureMessage string
 	ExitCode       int
 	LogSize        int64
+	// Coverage is what the job's `coverage:` regex found, if anything.
+	Coverage *float64
 }
 
 // fenced returns the job if runnerID holds its attempt epoch.
@@ -135,6 +137,7 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 		retrying = false
 		j.Status, j.FinishedAt = c.Status, now
 		j.FailureReason, j.FailureMessage, j.ExitCode, j.LogSize = c.FailureReason, c.FailureMessage, c.ExitCode, c.LogSize
+		j.Coverage = c.Coverage
 		if j.StartedAt.IsZero() {
 			j.StartedAt = now
 		}

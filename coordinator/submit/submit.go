@@ -230,7 +230,7 @@ func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map
 		RunId: run.ID, JobId: id, Name: pj.Name, Stage: pj.Stage,
 		BeforeScript: def.BeforeScript, Script: def.Script, AfterScript: def.AfterScript,
 		Timeout: durationpb.New(timeout), ProjectName: run.ProjectName, Tags: pj.Tags,
-		HasSource: run.SourceDigest != "",
+		HasSource: run.SourceDigest != "", CoverageRegex: pj.Coverage,
 	}
 	if def.Image != nil {
 		spec.Image = &gantryv1.ImageSpec{Name: def.Image.Name, Entrypoint: def.Image.Entrypoint, EntrypointSet: def.Image.EntrypointSet}

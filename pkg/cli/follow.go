@@ -285,6 +285,9 @@ func printRunSummary(w io.Writer, run *gantryv1.Run, jobs []*gantryv1.Job) error
 		if j.GetStatus() == gantryv1.JobStatus_JOB_STATUS_FAILED && j.GetAllowFailure() {
 			st += " (allowed)"
 		}
+		if j.Coverage != nil {
+			st += fmt.Sprintf(", coverage %.2f%%", j.GetCoverage())
+		}
 		t.row(j.GetName(), j.GetStage(), st, dur)
 	}
 	if err := t.flush(); err != nil {

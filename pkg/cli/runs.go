@@ -180,7 +180,8 @@ func (a *app) showRun(ctx context.Context, arg, output string) error {
 func jobDetails(j *gantryv1.Job) string {
 	var parts []string
 	switch j.GetStatus() {
-	case gantryv1.JobStatus_JOB_STATUS_CREATED, gantryv1.JobStatus_JOB_STATUS_PENDING:
+	case gantryv1.JobStatus_JOB_STATUS_CREATED, gantryv1.JobStatus_JOB_STATUS_PENDING,
+		gantryv1.JobStatus_JOB_STATUS_MANUAL, gantryv1.JobStatus_JOB_STATUS_SCHEDULED:
 		parts = append(parts, j.GetPendingReason())
 	case gantryv1.JobStatus_JOB_STATUS_FAILED:
 		s := failureText(j)
@@ -188,6 +189,12 @@ func jobDetails(j *gantryv1.Job) string {
 			s += " (allowed to fail)"
 		}
 		parts = append(parts, s)
+	}
+	if j.Coverage != nil {
+		parts = append(parts, fmt.Sprintf("coverage %.2f%%", j.GetCoverage()))
+	}
+	if a := j.GetArtifact(); a != nil {
+		parts = append(parts, fmt.Sprintf("artifacts %s (%d bytes)", a.GetName(), a.GetSize()))
 	}
 	for _, at := range j.GetAttempts() {
 		if at.GetStatus() != gantryv1.JobStatus_JOB_STATUS_LOST {

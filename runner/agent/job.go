@@ -70,7 +70,16 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 			log.Warn("remove log spool", zap.Error(err))
 		}
 	}()
-	out := mask.New(ship, maskedValues(spec))
+	var logw io.Writer = ship
+	var cov *coverageScanner
+	if expr := spec.GetCoverageRegex(); expr != "" {
+		if cov, err = newCoverageScanner(expr); err != nil {
+			log.Warn("coverage regex", zap.Error(err)) // the coordinator validated it; never fail a job for it
+		} else {
+			logw = io.MultiWriter(ship, cov) // the scanner never fails a write
+		}
+	}
+	out := mask.New(logw, maskedValues(spec))
 
 	err = retryCall(kill, func(c context.Context) error {
 		_, err := a.client.StartJob(c, &gantryv1.StartJobRequest{JobId: j.id, Epoch: j.epoch})
@@ -93,7 +102,7 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 	})
 	var once sync.Once
 	report := func(res executor.Result) {
-		once.Do(func() { a.report(kill, j, log, out, ship, &g, res) })
+		once.Do(func() { a.report(kill, j, log, out, ship, &g, res, cov) })
 	}
 	ej := a.executorJob(j, spec)
 	ej.Finished = report
@@ -108,7 +117,7 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 // report flushes the log and records the outcome with the coordinator.
 // out is the masking writer in front of ship: it is flushed before the
 // shipper closes so held-back bytes are neither lost nor misplaced.
-func (a *Agent) report(kill context.Context, j *job, log *zap.Logger, out *mask.Writer, ship *logship.Shipper, g *errgroup.Group, res executor.Result) {
+func (a *Agent) report(kill context.Context, j *job, log *zap.Logger, out *mask.Writer, ship *logship.Shipper, g *errgroup.Group, res executor.Result, cov *coverageScanner) {
 	// GitLab's closing line, so a log read alone says how the job ended.
 	switch res.Outcome {
 	case executor.OutcomeSuccess:
@@ -127,6 +136,11 @@ func (a *Agent) report(kill context.Context, j *job, log *zap.Logger, out *mask.
 		return
 	}
 	req := completion(j, res, ship.Size())
+	if cov != nil {
+		if v, ok := cov.Coverage(); ok {
+			req.Coverage = &v
+		}
+	}
 	err := retryCall(kill, func(c context.Context) error {
 		_, err := a.client.CompleteJob(c, req)
 		return err

@@ -1003,7 +1003,10 @@ type CompleteJobRequest struct {
 	ExitCode       int32         `protobuf:"varint,6,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
 	// Total log length the runner produced; the coordinator refuses to
 	// complete until it holds that many bytes, so no log tail is lost.
-	LogSize       int64 `protobuf:"varint,7,opt,name=log_size,json=logSize,proto3" json:"log_size,omitempty"`
+	LogSize int64 `protobuf:"varint,7,opt,name=log_size,json=logSize,proto3" json:"log_size,omitempty"`
+	// The coverage percentage the job's `coverage:` regex found in its log
+	// (the last matching line), when it has one and it matched.
+	Coverage      *float64 `protobuf:"fixed64,8,opt,name=coverage,proto3,oneof" json:"coverage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1083,6 +1086,13 @@ func (x *CompleteJobRequest) GetExitCode() int32 {
 func (x *CompleteJobRequest) GetLogSize() int64 {
 	if x != nil {
 		return x.LogSize
+	}
+	return 0
+}
+
+func (x *CompleteJobRequest) GetCoverage() float64 {
+	if x != nil && x.Coverage != nil {
+		return *x.Coverage
 	}
 	return 0
 }
@@ -1566,7 +1576,7 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\"'\n" +
 	"\x11AppendLogResponse\x12\x12\n" +
-	"\x04size\x18\x01 \x01(\x03R\x04size\"\x91\x02\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\"\xbf\x02\n" +
 	"\x12CompleteJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12,\n" +
@@ -1574,7 +1584,9 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\x0efailure_reason\x18\x04 \x01(\x0e2\x18.gantry.v1.FailureReasonR\rfailureReason\x12'\n" +
 	"\x0ffailure_message\x18\x05 \x01(\tR\x0efailureMessage\x12\x1b\n" +
 	"\texit_code\x18\x06 \x01(\x05R\bexitCode\x12\x19\n" +
-	"\blog_size\x18\a \x01(\x03R\alogSize\"\x15\n" +
+	"\blog_size\x18\a \x01(\x03R\alogSize\x12\x1f\n" +
+	"\bcoverage\x18\b \x01(\x01H\x00R\bcoverage\x88\x01\x01B\v\n" +
+	"\t_coverage\"\x15\n" +
 	"\x13CompleteJobResponse\"D\n" +
 	"\x15DownloadSourceRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
@@ -1708,6 +1720,7 @@ func file_gantry_v1_runner_proto_init() {
 		(*ConnectResponse_Cancel)(nil),
 		(*ConnectResponse_Drain)(nil),
 	}
+	file_gantry_v1_runner_proto_msgTypes[15].OneofWrappers = []any{}
 	file_gantry_v1_runner_proto_msgTypes[19].OneofWrappers = []any{
 		(*UploadArtifactsRequest_Header)(nil),
 		(*UploadArtifactsRequest_Chunk)(nil),

@@ -446,7 +446,9 @@ type Job struct {
 	ScheduledAt   *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
 	Interruptible bool                   `protobuf:"varint,27,opt,name=interruptible,proto3" json:"interruptible,omitempty"`
 	// The job's artifact archive, once uploaded.
-	Artifact      *Artifact `protobuf:"bytes,28,opt,name=artifact,proto3" json:"artifact,omitempty"`
+	Artifact *Artifact `protobuf:"bytes,28,opt,name=artifact,proto3" json:"artifact,omitempty"`
+	// The coverage percentage found in the log by the job's `coverage:`.
+	Coverage      *float64 `protobuf:"fixed64,29,opt,name=coverage,proto3,oneof" json:"coverage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,6 +677,13 @@ func (x *Job) GetArtifact() *Artifact {
 		return x.Artifact
 	}
 	return nil
+}
+
+func (x *Job) GetCoverage() float64 {
+	if x != nil && x.Coverage != nil {
+		return *x.Coverage
+	}
+	return 0
 }
 
 // Attempt is one lease of a job to a runner.
@@ -1147,7 +1156,10 @@ type JobSpec struct {
 	Artifacts *ArtifactsSpec `protobuf:"bytes,15,opt,name=artifacts,proto3" json:"artifacts,omitempty"`
 	// The jobs whose artifacts are unpacked into the workspace before the
 	// script (DownloadArtifacts), in order; only those that have artifacts.
-	Dependencies  []*ArtifactDependency `protobuf:"bytes,16,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
+	Dependencies []*ArtifactDependency `protobuf:"bytes,16,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
+	// The job's `coverage:` regex as written (/.../), applied by the runner
+	// to every line of the (masked) log; "" when none.
+	CoverageRegex string `protobuf:"bytes,17,opt,name=coverage_regex,json=coverageRegex,proto3" json:"coverage_regex,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1292,6 +1304,13 @@ func (x *JobSpec) GetDependencies() []*ArtifactDependency {
 		return x.Dependencies
 	}
 	return nil
+}
+
+func (x *JobSpec) GetCoverageRegex() string {
+	if x != nil {
+		return x.CoverageRegex
+	}
+	return ""
 }
 
 // ArtifactsSpec is a job's `artifacts:` as the runner needs it.
@@ -1543,7 +1562,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\fproject_name\x18\v \x01(\tR\vprojectName\x12\x12\n" +
 	"\x04name\x18\f \x01(\tR\x04name\x12\x16\n" +
 	"\x06source\x18\r \x01(\tR\x06source\x12)\n" +
-	"\x10allowed_failures\x18\x0e \x01(\x05R\x0fallowedFailures\"\x96\b\n" +
+	"\x10allowed_failures\x18\x0e \x01(\x05R\x0fallowedFailures\"\xc4\b\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\x03R\x05runId\x12\x12\n" +
@@ -1578,7 +1597,9 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x0eresource_group\x18\x19 \x01(\tR\rresourceGroup\x12=\n" +
 	"\fscheduled_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\x12$\n" +
 	"\rinterruptible\x18\x1b \x01(\bR\rinterruptible\x12/\n" +
-	"\bartifact\x18\x1c \x01(\v2\x13.gantry.v1.ArtifactR\bartifact\"\xe5\x02\n" +
+	"\bartifact\x18\x1c \x01(\v2\x13.gantry.v1.ArtifactR\bartifact\x12\x1f\n" +
+	"\bcoverage\x18\x1d \x01(\x01H\x00R\bcoverage\x88\x01\x01B\v\n" +
+	"\t_coverage\"\xe5\x02\n" +
 	"\aAttempt\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\x12\x1b\n" +
 	"\trunner_id\x18\x02 \x01(\tR\brunnerId\x12\x1f\n" +
@@ -1622,7 +1643,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
 	"\x06masked\x18\x03 \x01(\bR\x06masked\x12\x10\n" +
-	"\x03raw\x18\x04 \x01(\bR\x03raw\"\xda\x04\n" +
+	"\x03raw\x18\x04 \x01(\bR\x03raw\"\x81\x05\n" +
 	"\aJobSpec\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\x03R\x05jobId\x12\x12\n" +
@@ -1641,7 +1662,8 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"has_source\x18\x0e \x01(\bR\thasSource\x126\n" +
 	"\tartifacts\x18\x0f \x01(\v2\x18.gantry.v1.ArtifactsSpecR\tartifacts\x12A\n" +
-	"\fdependencies\x18\x10 \x03(\v2\x1d.gantry.v1.ArtifactDependencyR\fdependencies\"\x85\x01\n" +
+	"\fdependencies\x18\x10 \x03(\v2\x1d.gantry.v1.ArtifactDependencyR\fdependencies\x12%\n" +
+	"\x0ecoverage_regex\x18\x11 \x01(\tR\rcoverageRegex\"\x85\x01\n" +
 	"\rArtifactsSpec\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12\x18\n" +
 	"\aexclude\x18\x02 \x03(\tR\aexclude\x12\x1c\n" +
@@ -1766,6 +1788,7 @@ func file_gantry_v1_types_proto_init() {
 	if File_gantry_v1_types_proto != nil {
 		return
 	}
+	file_gantry_v1_types_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
