@@ -69,6 +69,53 @@ jobs:
       - run: cat got/app.txt
 `
 
+const cachePipeline = `
+fill:
+  image: gantry-test/busybox:latest
+  cache:
+    key: deps-$CI_COMMIT_REF_SLUG
+    paths: [.deps/]
+  script:
+    - if [ -f .deps/dep.txt ]; then echo "restored $(cat .deps/dep.txt)"; else echo "cold cache"; fi
+    - mkdir -p .deps && echo "run $CI_PIPELINE_ID" > .deps/dep.txt
+readonly:
+  image: gantry-test/busybox:latest
+  cache:
+    key: missing-key
+    fallback_keys: [deps-$CI_COMMIT_REF_SLUG]
+    paths: [.deps/]
+    policy: pull
+  script:
+    - cat .deps/dep.txt
+`
+
+// A cache saved by one run's job is restored by the next run's, through
+// the coordinator (so by any runner); a fallback key is used when the key
+// has none; a pull-only cache saves nothing.
+func TestCacheEndToEnd(t *testing.T) {
+	e := startEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	src := t.TempDir()
+	harness.WriteTree(t, src, map[string]string{".gitlab-ci.yml": cachePipeline})
+	logOf := func(runID int64, job string) string {
+		run := e.client.WaitRun(ctx, t, runID, harness.RunEnded)
+		return e.client.Log(ctx, t, harness.Job(run, job).GetId())
+	}
+	first := submitDetached(ctx, t, e.addr, src, "--ref", "feature/x")
+	if log := logOf(first, "fill"); !strings.Contains(log, "cold cache") || !strings.Contains(log, "Created cache deps-feature-x") {
+		t.Errorf("first run's fill:\n%s", log)
+	}
+	second := submitDetached(ctx, t, e.addr, src, "--ref", "feature/x")
+	want := "restored run " + strconv.FormatInt(first, 10)
+	if log := logOf(second, "fill"); !strings.Contains(log, want) {
+		t.Errorf("second run's fill lacks %q:\n%s", want, log)
+	}
+	if log := logOf(second, "readonly"); !strings.Contains(log, "Successfully extracted cache deps-feature-x") || strings.Contains(log, "Created cache") {
+		t.Errorf("readonly (fallback key, pull policy):\n%s", log)
+	}
+}
+
 // tarNames lists the regular files of a tar.gz.
 func tarNames(t *testing.T, path string) []string {
 	t.Helper()

@@ -50,6 +50,17 @@ type PutResult struct {
 // digest. Identical contents share one blob. At most maxBytes are accepted
 // (0 means no limit).
 func (f *FS) PutContentAddressed(ctx context.Context, prefix, suffix string, r io.Reader, maxBytes int64) (PutResult, error) {
+	return f.put(ctx, r, maxBytes, func(sum string) string { return prefix + "/" + sum + suffix })
+}
+
+// Put stores r under key, replacing what was there once r is wholly
+// written (readers never see a partial blob). At most maxBytes are
+// accepted (0 means no limit).
+func (f *FS) Put(ctx context.Context, key string, r io.Reader, maxBytes int64) (PutResult, error) {
+	return f.put(ctx, r, maxBytes, func(string) string { return key })
+}
+
+func (f *FS) put(ctx context.Context, r io.Reader, maxBytes int64, name func(sum string) string) (PutResult, error) {
 	tmp, err := os.CreateTemp(filepath.Join(f.dir, ".tmp"), "put-*")
 	if err != nil {
 		return PutResult{}, fmt.Errorf("create temp blob: %w", err)
@@ -71,7 +82,7 @@ func (f *FS) PutContentAddressed(ctx context.Context, prefix, suffix string, r i
 		return PutResult{}, fmt.Errorf("blob larger than the %d byte limit", maxBytes)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	p, err := f.path(prefix + "/" + sum + suffix)
+	p, err := f.path(name(sum))
 	if err != nil {
 		return PutResult{}, err
 	}

@@ -29,7 +29,6 @@ func notHonoured(plan *pipeline.Plan) []string {
 			check(a.ExposeAs != "", "artifacts:expose_as")
 			check(len(a.Reports.JUnit) > 0 || a.Reports.CoverageReport != nil || len(a.Reports.Dotenv) > 0 || len(a.Reports.Other) > 0, "artifacts:reports")
 		}
-		check(len(pj.Cache) > 0, "cache")
 	}
 	return out
 }

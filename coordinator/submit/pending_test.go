@@ -17,8 +17,9 @@ deploy:
   script: [make deploy]
   needs: [build]
   environment: production
-  cache:
-    paths: [.go]
+  artifacts:
+    reports:
+      junit: report.xml
   rules:
     - if: $CI_COMMIT_BRANCH == "main"
 `))
@@ -30,7 +31,7 @@ deploy:
 		t.Fatal(err)
 	}
 	got := strings.Join(notHonoured(plan), "\n")
-	if want := "ci.yml:6:1: job \"deploy\": `cache` is not acted on by this coordinator yet and was ignored"; !strings.Contains(got, want) {
+	if want := "ci.yml:6:1: job \"deploy\": `artifacts:reports` is not acted on by this coordinator yet and was ignored"; !strings.Contains(got, want) {
 		t.Errorf("warnings\n%s\nlack %q", got, want)
 	}
 	if strings.Contains(got, "build") || strings.Count(got, "\n") != 0 {

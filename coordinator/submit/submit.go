@@ -8,10 +8,14 @@ package submit
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -174,7 +178,7 @@ func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []s
 		}
 		jobs := make([]*model.Job, len(plan.Jobs))
 		for i, pj := range plan.Jobs {
-			j, err := s.job(run, jobIDs[i], pj, masked, ids)
+			j, err := s.job(run, jobIDs[i], pj, masked, ids, src)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -220,7 +224,7 @@ func (s *Service) storeSource(ctx context.Context, archive io.Reader) (string, *
 }
 
 // job builds a stored job and its execution spec from a planned job.
-func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map[string]bool, ids map[string]int64) (*model.Job, error) {
+func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map[string]bool, ids map[string]int64, src *tree) (*model.Job, error) {
 	def := pj.Job
 	timeout := pj.Timeout
 	if timeout <= 0 {
@@ -252,6 +256,7 @@ func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map
 	// Precedence, lowest first: the job's predefined variables, then
 	// everything the plan resolved (predefined, file, rules, the run's).
 	spec.Variables = append(jobPredefined(run, id, pj), vars(pj.Variables, masked)...)
+	spec.Caches = caches(pj.Cache, spec.Variables, src)
 
 	enc, err := proto.Marshal(spec)
 	if err != nil {
@@ -324,6 +329,55 @@ func environmentTier(env *pipeline.Environment) string {
 		return "development"
 	}
 	return "other"
+}
+
+// caches resolves a job's `cache:` keys as GitLab does: `key:` with the
+// job's variables expanded ("default" when unset or empty); `key: files:`
+// a digest of those files of the source (GitLab uses the commits that
+// last changed them; Gantry, which sees no history, their contents), with
+// `prefix` in front, or "default" when none of them exists. Fallback keys
+// follow.
+func caches(in []pipeline.Cache, vars []*gantryv1.Variable, src *tree) []*gantryv1.CacheSpec {
+	values := map[string]string{}
+	for _, v := range vars {
+		values[v.GetKey()] = v.GetValue()
+	}
+	expand := func(s string) string { return os.Expand(s, func(k string) string { return values[k] }) }
+	var out []*gantryv1.CacheSpec
+	for _, c := range in {
+		key := expand(c.Key)
+		if len(c.KeyFiles) > 0 {
+			h := sha256.New()
+			found := false
+			for _, f := range c.KeyFiles {
+				if src == nil {
+					break
+				}
+				if sum, ok := src.sums[path.Clean(strings.TrimPrefix(f, "./"))]; ok {
+					fmt.Fprintf(h, "%s\x00%s\n", f, sum)
+					found = true
+				}
+			}
+			key = "default"
+			if found {
+				key = hex.EncodeToString(h.Sum(nil))[:40]
+			}
+			if p := expand(c.KeyPrefix); p != "" {
+				key = p + "-" + key
+			}
+		}
+		if key == "" {
+			key = "default"
+		}
+		spec := &gantryv1.CacheSpec{Keys: []string{key}, Paths: c.Paths, Untracked: c.Untracked, Policy: c.Policy, When: c.When}
+		for _, fb := range c.FallbackKeys {
+			if k := expand(fb); k != "" && !slices.Contains(spec.Keys, k) {
+				spec.Keys = append(spec.Keys, k)
+			}
+		}
+		out = append(out, spec)
+	}
+	return out
 }
 
 func vars(in []pipeline.Variable, masked map[string]bool) []*gantryv1.Variable {

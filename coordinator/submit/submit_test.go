@@ -189,3 +189,58 @@ func TestSubmitRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestSubmitResolvesCacheKeys(t *testing.T) {
+	svc, st := newService(t)
+	rs, _, err := svc.Submit(t.Context(), Request{
+		Ref: "feature/Login", ProjectName: "shop",
+		Pipeline: []byte(`
+j:
+  script: [x]
+  cache:
+    - key: deps-$CI_COMMIT_REF_SLUG
+      paths: [.deps/]
+      fallback_keys: [deps-main]
+    - key:
+        files: [go.sum, missing.lock]
+        prefix: go
+      paths: [.go/]
+      policy: pull
+    - key:
+        files: [nothing.lock]
+      paths: [x/]
+    - paths: [y/]
+      when: always
+`),
+		Archive: archive(t, map[string]string{"go.sum": "sums\n"}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := specOf(t, st, rs.Jobs[0]).GetCaches()
+	if len(cs) != 4 {
+		t.Fatalf("caches %v", cs)
+	}
+	if k := cs[0].GetKeys(); strings.Join(k, ",") != "deps-feature-login,deps-main" {
+		t.Errorf("expanded key and fallback: %v", k)
+	}
+	if k := cs[1].GetKeys()[0]; !strings.HasPrefix(k, "go-") || len(k) != len("go-")+40 || cs[1].GetPolicy() != "pull" {
+		t.Errorf("key:files with prefix: %q policy %q", k, cs[1].GetPolicy())
+	}
+	if k := cs[2].GetKeys()[0]; k != "default" {
+		t.Errorf("key:files with no file present: %q, want default", k)
+	}
+	if k := cs[3].GetKeys()[0]; k != "default" || cs[3].GetWhen() != "always" {
+		t.Errorf("no key: %q when %q", k, cs[3].GetWhen())
+	}
+	// The files' contents decide the key: the same file gives the same key.
+	rs2, _, err := svc.Submit(t.Context(), Request{Ref: "other", ProjectName: "shop",
+		Pipeline: []byte("j:\n  script: [x]\n  cache:\n    key: {files: [go.sum], prefix: go}\n    paths: [.go/]\n"),
+		Archive:  archive(t, map[string]string{"go.sum": "sums\n", "other.txt": "x"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := specOf(t, st, rs2.Jobs[0]).GetCaches()[0].GetKeys()[0]; k != cs[1].GetKeys()[0] {
+		t.Errorf("same go.sum gave key %q, then %q", cs[1].GetKeys()[0], k)
+	}
+}

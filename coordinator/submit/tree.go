@@ -3,6 +3,8 @@ package submit
 import (
 	"archive/tar"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +26,7 @@ const (
 type tree struct {
 	files []string          // regular files, slash-separated, sorted
 	yaml  map[string][]byte // contents of the .yml/.yaml files
+	sums  map[string]string // sha256 of every regular file, for cache:key:files
 	// skipped names YAML files not kept (too large, or over the total).
 	skipped map[string]bool
 }
@@ -35,7 +38,7 @@ func readTree(r io.Reader) (*tree, error) {
 		return nil, fmt.Errorf("source archive: %w", err)
 	}
 	defer zr.Close()
-	t := &tree{yaml: map[string][]byte{}, skipped: map[string]bool{}}
+	t := &tree{yaml: map[string][]byte{}, skipped: map[string]bool{}, sums: map[string]string{}}
 	total := 0
 	tr := tar.NewReader(zr)
 	for {
@@ -57,19 +60,24 @@ func readTree(r io.Reader) (*tree, error) {
 			return nil, fmt.Errorf("source archive: more than %d files; submit a smaller tree", maxTreeFiles)
 		}
 		t.files = append(t.files, name)
-		if ext := path.Ext(name); ext != ".yml" && ext != ".yaml" {
-			continue
+		sum := sha256.New()
+		body := io.TeeReader(tr, sum)
+		if ext := path.Ext(name); ext == ".yml" || ext == ".yaml" {
+			if h.Size > maxIncludeBytes || total+int(h.Size) > maxIncludesTotal {
+				t.skipped[name] = true
+			} else {
+				b, err := io.ReadAll(io.LimitReader(body, maxIncludeBytes+1))
+				if err != nil {
+					return nil, fmt.Errorf("source archive: %s: %w", name, err)
+				}
+				total += len(b)
+				t.yaml[name] = b
+			}
 		}
-		if h.Size > maxIncludeBytes || total+int(h.Size) > maxIncludesTotal {
-			t.skipped[name] = true
-			continue
-		}
-		b, err := io.ReadAll(io.LimitReader(tr, maxIncludeBytes+1))
-		if err != nil {
+		if _, err := io.Copy(io.Discard, body); err != nil {
 			return nil, fmt.Errorf("source archive: %s: %w", name, err)
 		}
-		total += len(b)
-		t.yaml[name] = b
+		t.sums[name] = hex.EncodeToString(sum.Sum(nil))
 	}
 	slices.Sort(t.files)
 	return t, nil

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 	"github.com/gantry-ci/gantry/runner/executor"
 )
@@ -34,6 +37,7 @@ func (a *Agent) withArtifacts(ej *executor.Job, j *job, spec *gantryv1.JobSpec) 
 			},
 		})
 	}
+	a.withCaches(ej, j, spec)
 	as := spec.GetArtifacts()
 	if as == nil {
 		return
@@ -45,38 +49,132 @@ func (a *Agent) withArtifacts(ej *executor.Job, j *job, spec *gantryv1.JobSpec) 
 	}
 }
 
-// uploadArtifacts streams an artifact archive to the coordinator.
-func (a *Agent) uploadArtifacts(ctx context.Context, j *job, archive io.Reader) error {
-	stream, err := a.client.UploadArtifacts(ctx)
-	if err != nil {
-		return fmt.Errorf("upload artifacts: %w", err)
+// withCaches adds the spec's caches, stored through the coordinator so
+// that any runner restores what another saved.
+func (a *Agent) withCaches(ej *executor.Job, j *job, spec *gantryv1.JobSpec) {
+	if len(spec.GetCaches()) == 0 {
+		return
 	}
-	hdr := &gantryv1.UploadArtifactsRequest{Msg: &gantryv1.UploadArtifactsRequest_Header{Header: &gantryv1.UploadArtifactsHeader{JobId: j.id, Epoch: j.epoch}}}
-	if err := stream.Send(hdr); err != nil {
-		_, err = stream.CloseAndRecv() // the server's reason, if it gave one
-		return fmt.Errorf("upload artifacts: %w", err)
+	for _, c := range spec.GetCaches() {
+		ej.Caches = append(ej.Caches, executor.Cache{Keys: c.GetKeys(), Paths: c.GetPaths(), Untracked: c.GetUntracked(), Policy: c.GetPolicy(), When: c.GetWhen()})
+	}
+	ej.MaxArtifactBytes = a.cfg.MaxArtifactBytes
+	ej.OpenCache = func(ctx context.Context, key string) (io.ReadCloser, error) {
+		ctx, cancel := context.WithCancel(ctx)
+		stream, err := a.client.DownloadCache(ctx, &gantryv1.DownloadCacheRequest{Ref: &gantryv1.CacheRef{JobId: j.id, Epoch: j.epoch, Key: key}})
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("download cache %s: %w", key, err)
+		}
+		// The first message tells a missing cache from a present one.
+		first, err := stream.Recv()
+		if status.Code(err) == codes.NotFound {
+			cancel()
+			return nil, fmt.Errorf("cache %s: %w", key, executor.ErrNoCache)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			cancel()
+			return nil, fmt.Errorf("download cache %s: %w", key, err)
+		}
+		pending := first.GetChunk()
+		return &streamReader{what: "download cache " + key, cancel: cancel, recv: func() ([]byte, error) {
+			if pending != nil {
+				b := pending
+				pending = nil
+				return b, nil
+			}
+			if errors.Is(err, io.EOF) {
+				return nil, io.EOF
+			}
+			m, rerr := stream.Recv()
+			return m.GetChunk(), rerr
+		}}, nil
+	}
+	ej.UploadCache = func(ctx context.Context, key string, archive io.Reader) error {
+		return a.upload(ctx, "cache "+key, archive, func(ctx context.Context) (chunkSender, error) {
+			stream, err := a.client.UploadCache(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return cacheSender{stream}, stream.Send(&gantryv1.UploadCacheRequest{Msg: &gantryv1.UploadCacheRequest_Header{Header: &gantryv1.CacheRef{JobId: j.id, Epoch: j.epoch, Key: key}}})
+		})
+	}
+}
+
+// chunkSender is a client stream that takes byte chunks.
+type chunkSender interface {
+	sendChunk([]byte) error
+	closeAndRecv() error
+}
+
+type cacheSender struct {
+	s gantryv1.RunnerService_UploadCacheClient
+}
+
+func (c cacheSender) sendChunk(b []byte) error {
+	return c.s.Send(&gantryv1.UploadCacheRequest{Msg: &gantryv1.UploadCacheRequest_Chunk{Chunk: b}})
+}
+
+func (c cacheSender) closeAndRecv() error {
+	_, err := c.s.CloseAndRecv()
+	return err
+}
+
+type artifactSender struct {
+	s gantryv1.RunnerService_UploadArtifactsClient
+}
+
+func (c artifactSender) sendChunk(b []byte) error {
+	return c.s.Send(&gantryv1.UploadArtifactsRequest{Msg: &gantryv1.UploadArtifactsRequest_Chunk{Chunk: b}})
+}
+
+func (c artifactSender) closeAndRecv() error {
+	_, err := c.s.CloseAndRecv()
+	return err
+}
+
+// upload streams an archive on a client stream that open started (its
+// header sent), in chunks.
+func (a *Agent) upload(ctx context.Context, what string, archive io.Reader, open func(context.Context) (chunkSender, error)) error {
+	s, err := open(ctx)
+	if err != nil {
+		if s != nil {
+			err = s.closeAndRecv() // the server's reason, if it gave one
+		}
+		return fmt.Errorf("upload %s: %w", what, err)
 	}
 	buf := make([]byte, artifactChunk)
 	for {
 		n, rerr := io.ReadFull(archive, buf)
 		if n > 0 {
-			if err := stream.Send(&gantryv1.UploadArtifactsRequest{Msg: &gantryv1.UploadArtifactsRequest_Chunk{Chunk: buf[:n]}}); err != nil {
-				_, err = stream.CloseAndRecv()
-				return fmt.Errorf("upload artifacts: %w", err)
+			if err := s.sendChunk(buf[:n]); err != nil {
+				return fmt.Errorf("upload %s: %w", what, s.closeAndRecv())
 			}
 		}
 		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
 			break
 		}
 		if rerr != nil {
-			_ = stream.CloseSend()
-			return fmt.Errorf("upload artifacts: %w", rerr)
+			_ = s.closeAndRecv()
+			return fmt.Errorf("upload %s: %w", what, rerr)
 		}
 	}
-	if _, err := stream.CloseAndRecv(); err != nil {
-		return fmt.Errorf("upload artifacts: %w", err)
+	if err := s.closeAndRecv(); err != nil {
+		return fmt.Errorf("upload %s: %w", what, err)
 	}
 	return nil
+}
+
+// uploadArtifacts streams an artifact archive to the coordinator.
+func (a *Agent) uploadArtifacts(ctx context.Context, j *job, archive io.Reader) error {
+	return a.upload(ctx, "artifacts", archive, func(ctx context.Context) (chunkSender, error) {
+		stream, err := a.client.UploadArtifacts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		hdr := &gantryv1.UploadArtifactsRequest{Msg: &gantryv1.UploadArtifactsRequest_Header{Header: &gantryv1.UploadArtifactsHeader{JobId: j.id, Epoch: j.epoch}}}
+		return artifactSender{stream}, stream.Send(hdr)
+	})
 }
 
 // streamReader reads a server stream of chunks as one stream.

@@ -88,6 +88,32 @@ type Job struct {
 	UploadArtifacts func(ctx context.Context, archive io.Reader) error
 	// MaxArtifactBytes bounds the compressed archive; 0 means no limit.
 	MaxArtifactBytes int64
+
+	// Caches are restored after the dependencies (policy pull or
+	// pull-push: the first key found) and saved after the artifacts
+	// (policy push or pull-push, under the first key, when When matches
+	// the outcome). OpenCache returns an error wrapping ErrNoCache when
+	// a key has no cache. A cache that cannot be restored or saved is a
+	// warning in the log, never a job failure (as in GitLab).
+	Caches      []Cache
+	OpenCache   func(ctx context.Context, key string) (io.ReadCloser, error)
+	UploadCache func(ctx context.Context, key string, archive io.Reader) error
+}
+
+// ErrNoCache means no cache is saved under a key.
+var ErrNoCache = errors.New("no cache under this key")
+
+// Cache is one `cache:` entry, keys resolved.
+type Cache struct {
+	// Keys are the key to restore first, then the fallback keys; the
+	// cache is saved under Keys[0].
+	Keys      []string
+	Paths     []string
+	Untracked bool
+	// Policy is pull-push (""), pull or push.
+	Policy string
+	// When is on_success (""), on_failure or always: when to save.
+	When string
 }
 
 // Dependency is one job's artifact archive to unpack before the script.

@@ -1513,6 +1513,281 @@ func (x *DownloadArtifactsResponse) GetChunk() []byte {
 	return nil
 }
 
+type UploadCacheRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*UploadCacheRequest_Header
+	//	*UploadCacheRequest_Chunk
+	Msg           isUploadCacheRequest_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadCacheRequest) Reset() {
+	*x = UploadCacheRequest{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadCacheRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadCacheRequest) ProtoMessage() {}
+
+func (x *UploadCacheRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadCacheRequest.ProtoReflect.Descriptor instead.
+func (*UploadCacheRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UploadCacheRequest) GetMsg() isUploadCacheRequest_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *UploadCacheRequest) GetHeader() *CacheRef {
+	if x != nil {
+		if x, ok := x.Msg.(*UploadCacheRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *UploadCacheRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*UploadCacheRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isUploadCacheRequest_Msg interface {
+	isUploadCacheRequest_Msg()
+}
+
+type UploadCacheRequest_Header struct {
+	Header *CacheRef `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type UploadCacheRequest_Chunk struct {
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*UploadCacheRequest_Header) isUploadCacheRequest_Msg() {}
+
+func (*UploadCacheRequest_Chunk) isUploadCacheRequest_Msg() {}
+
+// CacheRef names a cache for the attempt of a job that uses it.
+type CacheRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch         int64                  `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CacheRef) Reset() {
+	*x = CacheRef{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CacheRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CacheRef) ProtoMessage() {}
+
+func (x *CacheRef) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CacheRef.ProtoReflect.Descriptor instead.
+func (*CacheRef) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CacheRef) GetJobId() int64 {
+	if x != nil {
+		return x.JobId
+	}
+	return 0
+}
+
+func (x *CacheRef) GetEpoch() int64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *CacheRef) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type UploadCacheResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Size          int64                  `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadCacheResponse) Reset() {
+	*x = UploadCacheResponse{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadCacheResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadCacheResponse) ProtoMessage() {}
+
+func (x *UploadCacheResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadCacheResponse.ProtoReflect.Descriptor instead.
+func (*UploadCacheResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UploadCacheResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type DownloadCacheRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           *CacheRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadCacheRequest) Reset() {
+	*x = DownloadCacheRequest{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadCacheRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadCacheRequest) ProtoMessage() {}
+
+func (x *DownloadCacheRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadCacheRequest.ProtoReflect.Descriptor instead.
+func (*DownloadCacheRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DownloadCacheRequest) GetRef() *CacheRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+type DownloadCacheResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunk         []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadCacheResponse) Reset() {
+	*x = DownloadCacheResponse{}
+	mi := &file_gantry_v1_runner_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadCacheResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadCacheResponse) ProtoMessage() {}
+
+func (x *DownloadCacheResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_runner_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadCacheResponse.ProtoReflect.Descriptor instead.
+func (*DownloadCacheResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_runner_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DownloadCacheResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
 var File_gantry_v1_runner_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_runner_proto_rawDesc = "" +
@@ -1607,7 +1882,21 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12\x1e\n" +
 	"\vfrom_job_id\x18\x03 \x01(\x03R\tfromJobId\"1\n" +
 	"\x19DownloadArtifactsResponse\x12\x14\n" +
-	"\x05chunk\x18\x01 \x01(\fR\x05chunk2\x8c\x05\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\"b\n" +
+	"\x12UploadCacheRequest\x12-\n" +
+	"\x06header\x18\x01 \x01(\v2\x13.gantry.v1.CacheRefH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
+	"\x03msg\"I\n" +
+	"\bCacheRef\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\")\n" +
+	"\x13UploadCacheResponse\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\"=\n" +
+	"\x14DownloadCacheRequest\x12%\n" +
+	"\x03ref\x18\x01 \x01(\v2\x13.gantry.v1.CacheRefR\x03ref\"-\n" +
+	"\x15DownloadCacheResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk2\xb2\x06\n" +
 	"\rRunnerService\x12C\n" +
 	"\bRegister\x12\x1a.gantry.v1.RegisterRequest\x1a\x1b.gantry.v1.RegisterResponse\x12D\n" +
 	"\aConnect\x12\x19.gantry.v1.ConnectRequest\x1a\x1a.gantry.v1.ConnectResponse(\x010\x01\x12C\n" +
@@ -1616,7 +1905,9 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\vCompleteJob\x12\x1d.gantry.v1.CompleteJobRequest\x1a\x1e.gantry.v1.CompleteJobResponse\x12W\n" +
 	"\x0eDownloadSource\x12 .gantry.v1.DownloadSourceRequest\x1a!.gantry.v1.DownloadSourceResponse0\x01\x12Z\n" +
 	"\x0fUploadArtifacts\x12!.gantry.v1.UploadArtifactsRequest\x1a\".gantry.v1.UploadArtifactsResponse(\x01\x12`\n" +
-	"\x11DownloadArtifacts\x12#.gantry.v1.DownloadArtifactsRequest\x1a$.gantry.v1.DownloadArtifactsResponse0\x01B6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
+	"\x11DownloadArtifacts\x12#.gantry.v1.DownloadArtifactsRequest\x1a$.gantry.v1.DownloadArtifactsResponse0\x01\x12N\n" +
+	"\vUploadCache\x12\x1d.gantry.v1.UploadCacheRequest\x1a\x1e.gantry.v1.UploadCacheResponse(\x01\x12T\n" +
+	"\rDownloadCache\x12\x1f.gantry.v1.DownloadCacheRequest\x1a .gantry.v1.DownloadCacheResponse0\x01B6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
 
 var (
 	file_gantry_v1_runner_proto_rawDescOnce sync.Once
@@ -1630,7 +1921,7 @@ func file_gantry_v1_runner_proto_rawDescGZIP() []byte {
 	return file_gantry_v1_runner_proto_rawDescData
 }
 
-var file_gantry_v1_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_gantry_v1_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_gantry_v1_runner_proto_goTypes = []any{
 	(*RegisterRequest)(nil),           // 0: gantry.v1.RegisterRequest
 	(*RegisterResponse)(nil),          // 1: gantry.v1.RegisterResponse
@@ -1656,52 +1947,63 @@ var file_gantry_v1_runner_proto_goTypes = []any{
 	(*UploadArtifactsResponse)(nil),   // 21: gantry.v1.UploadArtifactsResponse
 	(*DownloadArtifactsRequest)(nil),  // 22: gantry.v1.DownloadArtifactsRequest
 	(*DownloadArtifactsResponse)(nil), // 23: gantry.v1.DownloadArtifactsResponse
-	(*durationpb.Duration)(nil),       // 24: google.protobuf.Duration
-	(*JobSpec)(nil),                   // 25: gantry.v1.JobSpec
-	(*timestamppb.Timestamp)(nil),     // 26: google.protobuf.Timestamp
-	(JobStatus)(0),                    // 27: gantry.v1.JobStatus
-	(FailureReason)(0),                // 28: gantry.v1.FailureReason
-	(*Artifact)(nil),                  // 29: gantry.v1.Artifact
+	(*UploadCacheRequest)(nil),        // 24: gantry.v1.UploadCacheRequest
+	(*CacheRef)(nil),                  // 25: gantry.v1.CacheRef
+	(*UploadCacheResponse)(nil),       // 26: gantry.v1.UploadCacheResponse
+	(*DownloadCacheRequest)(nil),      // 27: gantry.v1.DownloadCacheRequest
+	(*DownloadCacheResponse)(nil),     // 28: gantry.v1.DownloadCacheResponse
+	(*durationpb.Duration)(nil),       // 29: google.protobuf.Duration
+	(*JobSpec)(nil),                   // 30: gantry.v1.JobSpec
+	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
+	(JobStatus)(0),                    // 32: gantry.v1.JobStatus
+	(FailureReason)(0),                // 33: gantry.v1.FailureReason
+	(*Artifact)(nil),                  // 34: gantry.v1.Artifact
 }
 var file_gantry_v1_runner_proto_depIdxs = []int32{
 	2,  // 0: gantry.v1.RunnerHello.active:type_name -> gantry.v1.ActiveLease
 	2,  // 1: gantry.v1.RunnerHeartbeat.active:type_name -> gantry.v1.ActiveLease
 	3,  // 2: gantry.v1.ConnectRequest.hello:type_name -> gantry.v1.RunnerHello
 	4,  // 3: gantry.v1.ConnectRequest.heartbeat:type_name -> gantry.v1.RunnerHeartbeat
-	24, // 4: gantry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	24, // 5: gantry.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
-	24, // 6: gantry.v1.JobLease.ttl:type_name -> google.protobuf.Duration
-	25, // 7: gantry.v1.JobLease.spec:type_name -> gantry.v1.JobSpec
-	26, // 8: gantry.v1.JobLease.queued_at:type_name -> google.protobuf.Timestamp
+	29, // 4: gantry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	29, // 5: gantry.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
+	29, // 6: gantry.v1.JobLease.ttl:type_name -> google.protobuf.Duration
+	30, // 7: gantry.v1.JobLease.spec:type_name -> gantry.v1.JobSpec
+	31, // 8: gantry.v1.JobLease.queued_at:type_name -> google.protobuf.Timestamp
 	6,  // 9: gantry.v1.ConnectResponse.welcome:type_name -> gantry.v1.Welcome
 	7,  // 10: gantry.v1.ConnectResponse.lease:type_name -> gantry.v1.JobLease
 	8,  // 11: gantry.v1.ConnectResponse.cancel:type_name -> gantry.v1.CancelJob
 	9,  // 12: gantry.v1.ConnectResponse.drain:type_name -> gantry.v1.Drain
-	27, // 13: gantry.v1.CompleteJobRequest.status:type_name -> gantry.v1.JobStatus
-	28, // 14: gantry.v1.CompleteJobRequest.failure_reason:type_name -> gantry.v1.FailureReason
+	32, // 13: gantry.v1.CompleteJobRequest.status:type_name -> gantry.v1.JobStatus
+	33, // 14: gantry.v1.CompleteJobRequest.failure_reason:type_name -> gantry.v1.FailureReason
 	20, // 15: gantry.v1.UploadArtifactsRequest.header:type_name -> gantry.v1.UploadArtifactsHeader
-	29, // 16: gantry.v1.UploadArtifactsResponse.artifact:type_name -> gantry.v1.Artifact
-	0,  // 17: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
-	5,  // 18: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
-	11, // 19: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
-	13, // 20: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
-	15, // 21: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
-	17, // 22: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
-	19, // 23: gantry.v1.RunnerService.UploadArtifacts:input_type -> gantry.v1.UploadArtifactsRequest
-	22, // 24: gantry.v1.RunnerService.DownloadArtifacts:input_type -> gantry.v1.DownloadArtifactsRequest
-	1,  // 25: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
-	10, // 26: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
-	12, // 27: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
-	14, // 28: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
-	16, // 29: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
-	18, // 30: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
-	21, // 31: gantry.v1.RunnerService.UploadArtifacts:output_type -> gantry.v1.UploadArtifactsResponse
-	23, // 32: gantry.v1.RunnerService.DownloadArtifacts:output_type -> gantry.v1.DownloadArtifactsResponse
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	34, // 16: gantry.v1.UploadArtifactsResponse.artifact:type_name -> gantry.v1.Artifact
+	25, // 17: gantry.v1.UploadCacheRequest.header:type_name -> gantry.v1.CacheRef
+	25, // 18: gantry.v1.DownloadCacheRequest.ref:type_name -> gantry.v1.CacheRef
+	0,  // 19: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
+	5,  // 20: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
+	11, // 21: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
+	13, // 22: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
+	15, // 23: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
+	17, // 24: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
+	19, // 25: gantry.v1.RunnerService.UploadArtifacts:input_type -> gantry.v1.UploadArtifactsRequest
+	22, // 26: gantry.v1.RunnerService.DownloadArtifacts:input_type -> gantry.v1.DownloadArtifactsRequest
+	24, // 27: gantry.v1.RunnerService.UploadCache:input_type -> gantry.v1.UploadCacheRequest
+	27, // 28: gantry.v1.RunnerService.DownloadCache:input_type -> gantry.v1.DownloadCacheRequest
+	1,  // 29: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
+	10, // 30: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
+	12, // 31: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
+	14, // 32: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
+	16, // 33: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
+	18, // 34: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
+	21, // 35: gantry.v1.RunnerService.UploadArtifacts:output_type -> gantry.v1.UploadArtifactsResponse
+	23, // 36: gantry.v1.RunnerService.DownloadArtifacts:output_type -> gantry.v1.DownloadArtifactsResponse
+	26, // 37: gantry.v1.RunnerService.UploadCache:output_type -> gantry.v1.UploadCacheResponse
+	28, // 38: gantry.v1.RunnerService.DownloadCache:output_type -> gantry.v1.DownloadCacheResponse
+	29, // [29:39] is the sub-list for method output_type
+	19, // [19:29] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_runner_proto_init() }
@@ -1725,13 +2027,17 @@ func file_gantry_v1_runner_proto_init() {
 		(*UploadArtifactsRequest_Header)(nil),
 		(*UploadArtifactsRequest_Chunk)(nil),
 	}
+	file_gantry_v1_runner_proto_msgTypes[24].OneofWrappers = []any{
+		(*UploadCacheRequest_Header)(nil),
+		(*UploadCacheRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_runner_proto_rawDesc), len(file_gantry_v1_runner_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,8 @@ const (
 	RunnerService_DownloadSource_FullMethodName    = "/gantry.v1.RunnerService/DownloadSource"
 	RunnerService_UploadArtifacts_FullMethodName   = "/gantry.v1.RunnerService/UploadArtifacts"
 	RunnerService_DownloadArtifacts_FullMethodName = "/gantry.v1.RunnerService/DownloadArtifacts"
+	RunnerService_UploadCache_FullMethodName       = "/gantry.v1.RunnerService/UploadCache"
+	RunnerService_DownloadCache_FullMethodName     = "/gantry.v1.RunnerService/DownloadCache"
 )
 
 // RunnerServiceClient is the client API for RunnerService service.
@@ -61,6 +63,12 @@ type RunnerServiceClient interface {
 	// DownloadArtifacts streams the artifact archive of a job the calling
 	// job depends on (same run).
 	DownloadArtifacts(ctx context.Context, in *DownloadArtifactsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadArtifactsResponse], error)
+	// UploadCache saves a cache of the held job's project under a key: the
+	// header first, then the gzip-compressed tar in chunks.
+	UploadCache(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadCacheRequest, UploadCacheResponse], error)
+	// DownloadCache streams the cache saved under a key for the held job's
+	// project; NotFound when there is none.
+	DownloadCache(ctx context.Context, in *DownloadCacheRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadCacheResponse], error)
 }
 
 type runnerServiceClient struct {
@@ -175,6 +183,38 @@ func (c *runnerServiceClient) DownloadArtifacts(ctx context.Context, in *Downloa
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RunnerService_DownloadArtifactsClient = grpc.ServerStreamingClient[DownloadArtifactsResponse]
 
+func (c *runnerServiceClient) UploadCache(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadCacheRequest, UploadCacheResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RunnerService_ServiceDesc.Streams[4], RunnerService_UploadCache_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadCacheRequest, UploadCacheResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunnerService_UploadCacheClient = grpc.ClientStreamingClient[UploadCacheRequest, UploadCacheResponse]
+
+func (c *runnerServiceClient) DownloadCache(ctx context.Context, in *DownloadCacheRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadCacheResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RunnerService_ServiceDesc.Streams[5], RunnerService_DownloadCache_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DownloadCacheRequest, DownloadCacheResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunnerService_DownloadCacheClient = grpc.ServerStreamingClient[DownloadCacheResponse]
+
 // RunnerServiceServer is the server API for RunnerService service.
 // All implementations must embed UnimplementedRunnerServiceServer
 // for forward compatibility.
@@ -207,6 +247,12 @@ type RunnerServiceServer interface {
 	// DownloadArtifacts streams the artifact archive of a job the calling
 	// job depends on (same run).
 	DownloadArtifacts(*DownloadArtifactsRequest, grpc.ServerStreamingServer[DownloadArtifactsResponse]) error
+	// UploadCache saves a cache of the held job's project under a key: the
+	// header first, then the gzip-compressed tar in chunks.
+	UploadCache(grpc.ClientStreamingServer[UploadCacheRequest, UploadCacheResponse]) error
+	// DownloadCache streams the cache saved under a key for the held job's
+	// project; NotFound when there is none.
+	DownloadCache(*DownloadCacheRequest, grpc.ServerStreamingServer[DownloadCacheResponse]) error
 	mustEmbedUnimplementedRunnerServiceServer()
 }
 
@@ -240,6 +286,12 @@ func (UnimplementedRunnerServiceServer) UploadArtifacts(grpc.ClientStreamingServ
 }
 func (UnimplementedRunnerServiceServer) DownloadArtifacts(*DownloadArtifactsRequest, grpc.ServerStreamingServer[DownloadArtifactsResponse]) error {
 	return status.Error(codes.Unimplemented, "method DownloadArtifacts not implemented")
+}
+func (UnimplementedRunnerServiceServer) UploadCache(grpc.ClientStreamingServer[UploadCacheRequest, UploadCacheResponse]) error {
+	return status.Error(codes.Unimplemented, "method UploadCache not implemented")
+}
+func (UnimplementedRunnerServiceServer) DownloadCache(*DownloadCacheRequest, grpc.ServerStreamingServer[DownloadCacheResponse]) error {
+	return status.Error(codes.Unimplemented, "method DownloadCache not implemented")
 }
 func (UnimplementedRunnerServiceServer) mustEmbedUnimplementedRunnerServiceServer() {}
 func (UnimplementedRunnerServiceServer) testEmbeddedByValue()                       {}
@@ -370,6 +422,24 @@ func _RunnerService_DownloadArtifacts_Handler(srv interface{}, stream grpc.Serve
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RunnerService_DownloadArtifactsServer = grpc.ServerStreamingServer[DownloadArtifactsResponse]
 
+func _RunnerService_UploadCache_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RunnerServiceServer).UploadCache(&grpc.GenericServerStream[UploadCacheRequest, UploadCacheResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunnerService_UploadCacheServer = grpc.ClientStreamingServer[UploadCacheRequest, UploadCacheResponse]
+
+func _RunnerService_DownloadCache_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadCacheRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RunnerServiceServer).DownloadCache(m, &grpc.GenericServerStream[DownloadCacheRequest, DownloadCacheResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunnerService_DownloadCacheServer = grpc.ServerStreamingServer[DownloadCacheResponse]
+
 // RunnerService_ServiceDesc is the grpc.ServiceDesc for RunnerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -414,6 +484,16 @@ var RunnerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "DownloadArtifacts",
 			Handler:       _RunnerService_DownloadArtifacts_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "UploadCache",
+			Handler:       _RunnerService_UploadCache_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "DownloadCache",
+			Handler:       _RunnerService_DownloadCache_Handler,
 			ServerStreams: true,
 		},
 	},

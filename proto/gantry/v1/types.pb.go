@@ -1160,6 +1160,8 @@ type JobSpec struct {
 	// The job's `coverage:` regex as written (/.../), applied by the runner
 	// to every line of the (masked) log; "" when none.
 	CoverageRegex string `protobuf:"bytes,17,opt,name=coverage_regex,json=coverageRegex,proto3" json:"coverage_regex,omitempty"`
+	// The job's `cache:` entries, keys resolved.
+	Caches        []*CacheSpec `protobuf:"bytes,18,rep,name=caches,proto3" json:"caches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1313,6 +1315,94 @@ func (x *JobSpec) GetCoverageRegex() string {
 	return ""
 }
 
+func (x *JobSpec) GetCaches() []*CacheSpec {
+	if x != nil {
+		return x.Caches
+	}
+	return nil
+}
+
+// CacheSpec is one `cache:` entry as the runner needs it.
+type CacheSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key to restore first, then the fallback keys; a cache is saved
+	// under the first one.
+	Keys      []string `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	Paths     []string `protobuf:"bytes,2,rep,name=paths,proto3" json:"paths,omitempty"`
+	Untracked bool     `protobuf:"varint,3,opt,name=untracked,proto3" json:"untracked,omitempty"`
+	// pull-push (default), pull or push.
+	Policy string `protobuf:"bytes,4,opt,name=policy,proto3" json:"policy,omitempty"`
+	// on_success (default), on_failure or always: when to save.
+	When          string `protobuf:"bytes,5,opt,name=when,proto3" json:"when,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CacheSpec) Reset() {
+	*x = CacheSpec{}
+	mi := &file_gantry_v1_types_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CacheSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CacheSpec) ProtoMessage() {}
+
+func (x *CacheSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CacheSpec.ProtoReflect.Descriptor instead.
+func (*CacheSpec) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CacheSpec) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *CacheSpec) GetPaths() []string {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *CacheSpec) GetUntracked() bool {
+	if x != nil {
+		return x.Untracked
+	}
+	return false
+}
+
+func (x *CacheSpec) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *CacheSpec) GetWhen() string {
+	if x != nil {
+		return x.When
+	}
+	return ""
+}
+
 // ArtifactsSpec is a job's `artifacts:` as the runner needs it.
 type ArtifactsSpec struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -1329,7 +1419,7 @@ type ArtifactsSpec struct {
 
 func (x *ArtifactsSpec) Reset() {
 	*x = ArtifactsSpec{}
-	mi := &file_gantry_v1_types_proto_msgTypes[8]
+	mi := &file_gantry_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1431,7 @@ func (x *ArtifactsSpec) String() string {
 func (*ArtifactsSpec) ProtoMessage() {}
 
 func (x *ArtifactsSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[8]
+	mi := &file_gantry_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1444,7 @@ func (x *ArtifactsSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactsSpec.ProtoReflect.Descriptor instead.
 func (*ArtifactsSpec) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ArtifactsSpec) GetPaths() []string {
@@ -1403,7 +1493,7 @@ type ArtifactDependency struct {
 
 func (x *ArtifactDependency) Reset() {
 	*x = ArtifactDependency{}
-	mi := &file_gantry_v1_types_proto_msgTypes[9]
+	mi := &file_gantry_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1505,7 @@ func (x *ArtifactDependency) String() string {
 func (*ArtifactDependency) ProtoMessage() {}
 
 func (x *ArtifactDependency) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[9]
+	mi := &file_gantry_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1518,7 @@ func (x *ArtifactDependency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactDependency.ProtoReflect.Descriptor instead.
 func (*ArtifactDependency) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ArtifactDependency) GetJobId() int64 {
@@ -1462,7 +1552,7 @@ type Artifact struct {
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_gantry_v1_types_proto_msgTypes[10]
+	mi := &file_gantry_v1_types_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1564,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[10]
+	mi := &file_gantry_v1_types_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1577,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Artifact) GetJobId() int64 {
@@ -1643,7 +1733,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
 	"\x06masked\x18\x03 \x01(\bR\x06masked\x12\x10\n" +
-	"\x03raw\x18\x04 \x01(\bR\x03raw\"\x81\x05\n" +
+	"\x03raw\x18\x04 \x01(\bR\x03raw\"\xaf\x05\n" +
 	"\aJobSpec\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\x03R\x05jobId\x12\x12\n" +
@@ -1663,7 +1753,14 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"has_source\x18\x0e \x01(\bR\thasSource\x126\n" +
 	"\tartifacts\x18\x0f \x01(\v2\x18.gantry.v1.ArtifactsSpecR\tartifacts\x12A\n" +
 	"\fdependencies\x18\x10 \x03(\v2\x1d.gantry.v1.ArtifactDependencyR\fdependencies\x12%\n" +
-	"\x0ecoverage_regex\x18\x11 \x01(\tR\rcoverageRegex\"\x85\x01\n" +
+	"\x0ecoverage_regex\x18\x11 \x01(\tR\rcoverageRegex\x12,\n" +
+	"\x06caches\x18\x12 \x03(\v2\x14.gantry.v1.CacheSpecR\x06caches\"\x7f\n" +
+	"\tCacheSpec\x12\x12\n" +
+	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x14\n" +
+	"\x05paths\x18\x02 \x03(\tR\x05paths\x12\x1c\n" +
+	"\tuntracked\x18\x03 \x01(\bR\tuntracked\x12\x16\n" +
+	"\x06policy\x18\x04 \x01(\tR\x06policy\x12\x12\n" +
+	"\x04when\x18\x05 \x01(\tR\x04when\"\x85\x01\n" +
 	"\rArtifactsSpec\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12\x18\n" +
 	"\aexclude\x18\x02 \x03(\tR\aexclude\x12\x1c\n" +
@@ -1728,7 +1825,7 @@ func file_gantry_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_gantry_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_gantry_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_gantry_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_gantry_v1_types_proto_goTypes = []any{
 	(RunStatus)(0),                // 0: gantry.v1.RunStatus
 	(JobStatus)(0),                // 1: gantry.v1.JobStatus
@@ -1741,46 +1838,48 @@ var file_gantry_v1_types_proto_goTypes = []any{
 	(*ServiceSpec)(nil),           // 8: gantry.v1.ServiceSpec
 	(*Variable)(nil),              // 9: gantry.v1.Variable
 	(*JobSpec)(nil),               // 10: gantry.v1.JobSpec
-	(*ArtifactsSpec)(nil),         // 11: gantry.v1.ArtifactsSpec
-	(*ArtifactDependency)(nil),    // 12: gantry.v1.ArtifactDependency
-	(*Artifact)(nil),              // 13: gantry.v1.Artifact
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
+	(*CacheSpec)(nil),             // 11: gantry.v1.CacheSpec
+	(*ArtifactsSpec)(nil),         // 12: gantry.v1.ArtifactsSpec
+	(*ArtifactDependency)(nil),    // 13: gantry.v1.ArtifactDependency
+	(*Artifact)(nil),              // 14: gantry.v1.Artifact
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
 }
 var file_gantry_v1_types_proto_depIdxs = []int32{
 	0,  // 0: gantry.v1.Run.status:type_name -> gantry.v1.RunStatus
-	14, // 1: gantry.v1.Run.created_at:type_name -> google.protobuf.Timestamp
-	14, // 2: gantry.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	14, // 3: gantry.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
+	15, // 1: gantry.v1.Run.created_at:type_name -> google.protobuf.Timestamp
+	15, // 2: gantry.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	15, // 3: gantry.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
 	1,  // 4: gantry.v1.Job.status:type_name -> gantry.v1.JobStatus
 	2,  // 5: gantry.v1.Job.failure_reason:type_name -> gantry.v1.FailureReason
-	14, // 6: gantry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	14, // 7: gantry.v1.Job.queued_at:type_name -> google.protobuf.Timestamp
-	14, // 8: gantry.v1.Job.started_at:type_name -> google.protobuf.Timestamp
-	14, // 9: gantry.v1.Job.finished_at:type_name -> google.protobuf.Timestamp
+	15, // 6: gantry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	15, // 7: gantry.v1.Job.queued_at:type_name -> google.protobuf.Timestamp
+	15, // 8: gantry.v1.Job.started_at:type_name -> google.protobuf.Timestamp
+	15, // 9: gantry.v1.Job.finished_at:type_name -> google.protobuf.Timestamp
 	5,  // 10: gantry.v1.Job.attempts:type_name -> gantry.v1.Attempt
-	14, // 11: gantry.v1.Job.scheduled_at:type_name -> google.protobuf.Timestamp
-	13, // 12: gantry.v1.Job.artifact:type_name -> gantry.v1.Artifact
+	15, // 11: gantry.v1.Job.scheduled_at:type_name -> google.protobuf.Timestamp
+	14, // 12: gantry.v1.Job.artifact:type_name -> gantry.v1.Artifact
 	1,  // 13: gantry.v1.Attempt.status:type_name -> gantry.v1.JobStatus
 	2,  // 14: gantry.v1.Attempt.failure_reason:type_name -> gantry.v1.FailureReason
-	14, // 15: gantry.v1.Attempt.leased_at:type_name -> google.protobuf.Timestamp
-	14, // 16: gantry.v1.Attempt.ended_at:type_name -> google.protobuf.Timestamp
-	14, // 17: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
-	14, // 18: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
+	15, // 15: gantry.v1.Attempt.leased_at:type_name -> google.protobuf.Timestamp
+	15, // 16: gantry.v1.Attempt.ended_at:type_name -> google.protobuf.Timestamp
+	15, // 17: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
+	15, // 18: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
 	9,  // 19: gantry.v1.ServiceSpec.variables:type_name -> gantry.v1.Variable
 	7,  // 20: gantry.v1.JobSpec.image:type_name -> gantry.v1.ImageSpec
 	8,  // 21: gantry.v1.JobSpec.services:type_name -> gantry.v1.ServiceSpec
 	9,  // 22: gantry.v1.JobSpec.variables:type_name -> gantry.v1.Variable
-	15, // 23: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
-	11, // 24: gantry.v1.JobSpec.artifacts:type_name -> gantry.v1.ArtifactsSpec
-	12, // 25: gantry.v1.JobSpec.dependencies:type_name -> gantry.v1.ArtifactDependency
-	14, // 26: gantry.v1.Artifact.created_at:type_name -> google.protobuf.Timestamp
-	14, // 27: gantry.v1.Artifact.expire_at:type_name -> google.protobuf.Timestamp
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	16, // 23: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
+	12, // 24: gantry.v1.JobSpec.artifacts:type_name -> gantry.v1.ArtifactsSpec
+	13, // 25: gantry.v1.JobSpec.dependencies:type_name -> gantry.v1.ArtifactDependency
+	11, // 26: gantry.v1.JobSpec.caches:type_name -> gantry.v1.CacheSpec
+	15, // 27: gantry.v1.Artifact.created_at:type_name -> google.protobuf.Timestamp
+	15, // 28: gantry.v1.Artifact.expire_at:type_name -> google.protobuf.Timestamp
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_types_proto_init() }
@@ -1795,7 +1894,7 @@ func file_gantry_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_types_proto_rawDesc), len(file_gantry_v1_types_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

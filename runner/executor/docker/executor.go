@@ -315,7 +315,9 @@ func (a *attempt) run(ctx context.Context) executor.Result {
 		a.logf("ERROR: Job failed (system failure): %s", res.Message)
 	}
 	a.runAfterScript(ctx, res.Outcome.JobStatus())
-	return a.uploadArtifacts(ctx, res)
+	res = a.uploadArtifacts(ctx, res)
+	executor.SaveCaches(ctx, a.job, res, a.workspace(), a.log, a.collectArtifacts)
+	return res
 }
 
 // systemFailure reports a Docker error, or a cancellation when ctx was

@@ -34,7 +34,7 @@ var errCopyEnded = errors.New("copy into the container ended")
 // dependency that cannot be downloaded or is refused fails with a
 // *executor.DependencyError.
 func (a *attempt) prepareWorkspace(ctx context.Context, id string) error {
-	if a.job.Source == nil && len(a.job.Dependencies) == 0 {
+	if a.job.Source == nil && len(a.job.Dependencies) == 0 && !pullsCache(a.job) {
 		dirs, err := dirTar(a.project)
 		if err != nil {
 			return err
@@ -75,6 +75,16 @@ func (a *attempt) prepareWorkspace(ctx context.Context, id string) error {
 	return writeErr
 }
 
+// pullsCache reports whether the job restores a cache.
+func pullsCache(j *executor.Job) bool {
+	for _, c := range j.Caches {
+		if c.Policy != "push" {
+			return true
+		}
+	}
+	return false
+}
+
 // writeWorkspace writes the tar prepareWorkspace copies: the workspace
 // directories, the source, then each dependency's artifacts.
 func (a *attempt) writeWorkspace(ctx context.Context, w io.Writer, src io.Reader) error {
@@ -88,6 +98,14 @@ func (a *attempt) writeWorkspace(ctx context.Context, w io.Writer, src io.Reader
 		}
 	}
 	err = executor.DownloadDependencies(ctx, a.job.Dependencies, a.log, func(_ context.Context, archive io.Reader) error {
+		return t.addArtifacts(archive)
+	})
+	if err != nil {
+		return err
+	}
+	// A cache is checked whole before addArtifacts sees it, so a refusal
+	// comes before an entry is written and the tar stays sound.
+	err = executor.RestoreCaches(ctx, a.job, a.log, func(_ context.Context, archive io.Reader) error {
 		return t.addArtifacts(archive)
 	})
 	if err != nil {

@@ -173,6 +173,11 @@ func (a *attempt) run(ctx context.Context, jobDir string) executor.Result {
 	if err := a.downloadDependencies(ctx); err != nil {
 		return a.failure(ctx, err.Error())
 	}
+	if err := executor.RestoreCaches(ctx, a.job, a.log, func(ctx context.Context, archive io.Reader) error {
+		return source.Unpack(ctx, archive, a.dir, source.UnpackOptions{})
+	}); err != nil {
+		return executor.CanceledBeforeScript()
+	}
 	if ctx.Err() != nil {
 		return executor.CanceledBeforeScript()
 	}
@@ -193,10 +198,12 @@ func (a *attempt) run(ctx context.Context, jobDir string) executor.Result {
 	a.runAfterScript(ctx, res.Outcome.JobStatus())
 	// After after_script, so its output can be kept; before Finished and
 	// the removal of the job directory.
-	return executor.UploadJobArtifacts(ctx, a.job, res, a.dir, a.log,
-		func(ctx context.Context, c *executor.ArtifactCollector) error {
-			return executor.CollectDir(ctx, a.dir, c)
-		})
+	collect := func(ctx context.Context, c *executor.ArtifactCollector) error {
+		return executor.CollectDir(ctx, a.dir, c)
+	}
+	res = executor.UploadJobArtifacts(ctx, a.job, res, a.dir, a.log, collect)
+	executor.SaveCaches(ctx, a.job, res, a.dir, a.log, collect)
+	return res
 }
 
 func (a *attempt) unpackSource(ctx context.Context) error {
