@@ -37,13 +37,13 @@ test: fmt-check vet proto-check test-images
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./pkg/pipeline:FuzzParse ./pkg/ghworkflow:FuzzParse ./pkg/expr/gitlab:FuzzParse \
 	./pkg/expr/actions:FuzzParse ./pkg/source:FuzzUnpack ./pkg/source:FuzzUnpackEntries \
-	./runner/executor/docker:FuzzWorkspaceTarArtifacts
+	./runner/executor/docker:FuzzWorkspaceTarArtifacts ./pkg/reports:FuzzJUnit ./pkg/reports:FuzzCoverage
 
 ## fuzz-brief: run each fuzz target for FUZZTIME
 fuzz-brief:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; \
 	done
 
 ## test-unit: only the fast in-process tests
