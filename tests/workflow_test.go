@@ -134,17 +134,15 @@ func TestGitHubWorkflowEndToEnd(t *testing.T) {
 
 	// fail-fast (GitHub's default): one failed combination cancels the rest.
 	ff := submitDetached(ctx, t, e.addr, src, "--ref", "main", "-f", ".github/workflows/fail-fast.yml")
-	start := time.Now()
 	done := e.client.WaitRun(ctx, t, ff, harness.RunEnded)
 	if st := done.GetRun().GetStatus(); st != gantryv1.RunStatus_RUN_STATUS_FAILED {
 		t.Errorf("fail-fast run: %s, want failed", st)
 	}
+	// The other combinations sleep 120 s: canceled (not success) means
+	// fail-fast stopped them.
 	for _, name := range []string{"m (2)", "m (3)"} {
 		if j := harness.Job(done, name); j.GetStatus() != gantryv1.JobStatus_JOB_STATUS_CANCELED {
 			t.Errorf("%s: %s, want canceled by fail-fast (%s)", name, j.GetStatus(), j.GetFailureMessage())
 		}
-	}
-	if d := time.Since(start); d > 90*time.Second {
-		t.Errorf("fail-fast run took %s: the other combinations were not stopped", d)
 	}
 }

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gantry-ci/gantry/coordinator/blob"
 	"github.com/gantry-ci/gantry/coordinator/model"
 	"github.com/gantry-ci/gantry/coordinator/store"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
@@ -44,8 +44,8 @@ func (h *RunnerHandler) UploadArtifacts(stream gantryv1.RunnerService_UploadArti
 		return m.GetChunk(), err
 	}}, max)
 	if err != nil {
-		if strings.Contains(err.Error(), "limit") {
-			return fmt.Errorf("%w: artifacts of job %d are larger than the coordinator's %d byte limit (--max-artifact-size): %v", ErrInvalidArgument, hdr.GetJobId(), max, err)
+		if errors.Is(err, blob.ErrTooLarge) {
+			return fmt.Errorf("%w: artifacts of job %d are larger than the coordinator's %d byte limit (--max-artifact-size)", ErrInvalidArgument, hdr.GetJobId(), max)
 		}
 		return fmt.Errorf("store artifacts of job %d: %w", hdr.GetJobId(), err)
 	}
@@ -104,18 +104,14 @@ func (h *RunnerHandler) DownloadArtifacts(req *gantryv1.DownloadArtifactsRequest
 	if from.Artifact == nil {
 		return fmt.Errorf("job %q of run %d has no artifacts: %w", from.Name, runID, store.ErrNotFound)
 	}
-	return h.streamBlob(ctx, from.Artifact.BlobKey, func(b []byte) error {
+	return streamBlob(ctx, h.blobs, from.Artifact.BlobKey, func(b []byte) error {
 		return stream.Send(&gantryv1.DownloadArtifactsResponse{Chunk: b})
 	})
 }
 
 // streamBlob sends a blob in chunks.
-func (h *RunnerHandler) streamBlob(ctx context.Context, key string, send func([]byte) error) error {
-	return streamBlob(ctx, h.blobs.Open, key, send)
-}
-
-func streamBlob(ctx context.Context, open func(context.Context, string) (io.ReadCloser, error), key string, send func([]byte) error) error {
-	f, err := open(ctx, key)
+func streamBlob(ctx context.Context, blobs *blob.FS, key string, send func([]byte) error) error {
+	f, err := blobs.Open(ctx, key)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", key, err)
 	}
@@ -176,7 +172,7 @@ func (h *PipelineHandler) DownloadArtifact(req *gantryv1.DownloadArtifactRequest
 	if err := stream.Send(&gantryv1.DownloadArtifactResponse{Artifact: artifactToProto(j)}); err != nil {
 		return err
 	}
-	return streamBlob(ctx, h.blobs.Open, j.Artifact.BlobKey, func(b []byte) error {
+	return streamBlob(ctx, h.blobs, j.Artifact.BlobKey, func(b []byte) error {
 		return stream.Send(&gantryv1.DownloadArtifactResponse{Chunk: b})
 	})
 }

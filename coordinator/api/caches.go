@@ -76,7 +76,7 @@ func (h *RunnerHandler) DownloadCache(req *gantryv1.DownloadCacheRequest, stream
 	if err != nil {
 		return err
 	}
-	err = h.streamBlob(ctx, cacheBlob(project, ref.GetKey()), func(b []byte) error {
+	err = streamBlob(ctx, h.blobs, cacheBlob(project, ref.GetKey()), func(b []byte) error {
 		return stream.Send(&gantryv1.DownloadCacheResponse{Chunk: b})
 	})
 	if errors.Is(err, blob.ErrNotFound) {

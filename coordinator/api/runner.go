@@ -219,24 +219,7 @@ func (h *RunnerHandler) DownloadSource(req *gantryv1.DownloadSourceRequest, stre
 	if rs.Run.SourceDigest == "" {
 		return nil
 	}
-	f, err := h.blobs.Open(ctx, "sources/"+rs.Run.SourceDigest+".tar.gz")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	buf := make([]byte, 256<<10)
-	for {
-		n, err := f.Read(buf)
-		if n > 0 {
-			if serr := stream.Send(&gantryv1.DownloadSourceResponse{Chunk: buf[:n]}); serr != nil {
-				return serr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read source archive: %w", err)
-		}
-	}
+	return streamBlob(ctx, h.blobs, "sources/"+rs.Run.SourceDigest+".tar.gz", func(b []byte) error {
+		return stream.Send(&gantryv1.DownloadSourceResponse{Chunk: b})
+	})
 }

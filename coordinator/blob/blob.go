@@ -19,6 +19,9 @@ import (
 // ErrNotFound means no blob has the key.
 var ErrNotFound = errors.New("blob not found")
 
+// ErrTooLarge means a blob exceeded the size limit it was written under.
+var ErrTooLarge = errors.New("blob too large")
+
 // FS is a filesystem blob store.
 type FS struct {
 	dir string
@@ -79,7 +82,7 @@ func (f *FS) put(ctx context.Context, r io.Reader, maxBytes int64, name func(sum
 		return PutResult{}, fmt.Errorf("write blob: %w", err)
 	}
 	if maxBytes > 0 && n > maxBytes {
-		return PutResult{}, fmt.Errorf("blob larger than the %d byte limit", maxBytes)
+		return PutResult{}, fmt.Errorf("%w: more than the %d byte limit", ErrTooLarge, maxBytes)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	p, err := f.path(name(sum))

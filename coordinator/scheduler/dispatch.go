@@ -195,7 +195,7 @@ func (s *Scheduler) leaseOne(ctx context.Context, a assignment) int64 {
 // runner got it, 0 otherwise.
 func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) (int64, error) {
 	var epoch, notPendingAt int64
-	var withArtifacts map[int64]bool
+	var withArtifacts []int64 // jobs of the run that left artifacts
 	var queuedAt time.Time
 	now := s.now()
 	rev, err := s.store.UpdateRun(ctx, e.RunID, func(rs *store.RunState) error {
@@ -207,10 +207,10 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		j.Status = model.JobLeased
 		j.Epoch++
 		j.Artifact = nil // an earlier attempt's, if any
-		withArtifacts = map[int64]bool{}
+		withArtifacts = withArtifacts[:0]
 		for _, o := range rs.Jobs {
 			if o.Artifact != nil {
-				withArtifacts[o.ID] = true
+				withArtifacts = append(withArtifacts, o.ID)
 			}
 		}
 		j.RunnerID, j.RunnerName, j.SessionLease = ss.Runner.ID, ss.Runner.Name, ss.Lease
@@ -248,7 +248,9 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		return 0, s.failAttempt(ctx, e.RunID, e.JobID, epoch, fmt.Sprintf("corrupt job spec: %v", err))
 	}
 	// Only the dependencies that left artifacts are downloaded.
-	js.Dependencies = slices.DeleteFunc(js.Dependencies, func(d *gantryv1.ArtifactDependency) bool { return !withArtifacts[d.GetJobId()] })
+	js.Dependencies = slices.DeleteFunc(js.Dependencies, func(d *gantryv1.ArtifactDependency) bool {
+		return !slices.Contains(withArtifacts, d.GetJobId())
+	})
 	l := &gantryv1.JobLease{JobId: e.JobID, Epoch: epoch, Ttl: durationpb.New(s.cfg.LeaseTTL), Spec: js, QueuedAt: timestamppb.New(queuedAt)}
 	s.log.Info("job leased", zap.Int64("run_id", e.RunID), zap.Int64("job_id", e.JobID), zap.Int64("epoch", epoch), zap.String("runner_id", ss.Runner.ID))
 	if !ss.deliver(l) {

@@ -35,6 +35,22 @@ func percentile(v []float64, p float64) float64 {
 	return s[int(p*float64(len(s)-1))]
 }
 
+// waitLine follows a job's log until it holds want.
+func waitLine(ctx context.Context, b *testing.B, c *harness.Client, jobID int64, want string) {
+	stream, err := c.Pipeline.FollowLog(ctx, &gantryv1.FollowLogRequest{JobId: jobID, Follow: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), want) {
+		msg, err := stream.Recv()
+		if err != nil {
+			b.Fatalf("job %d's log ended without %q: %v\n%s", jobID, want, err, seen.String())
+		}
+		seen.Write(msg.GetData())
+	}
+}
+
 var stamped = regexp.MustCompile(`(tick|term) ([0-9.]+)`)
 
 // BenchmarkFollowAndCancelLatency measures, with a real coordinator and a
@@ -117,9 +133,7 @@ wait:
 			// Cancel: SIGTERM in the job minus the time the CLI was run.
 			runID := submit(cancelSrc)
 			jc := jobOf(runID, gantryv1.JobStatus_JOB_STATUS_RUNNING)
-			for !strings.Contains(client.Log(ctx, b, jc.GetId()), "ready") {
-				time.Sleep(20 * time.Millisecond)
-			}
+			waitLine(ctx, b, client, jc.GetId(), "ready")
 			at := uptime(b)
 			if res := harness.CLI(ctx, b, addr, "cancel", strconv.FormatInt(runID, 10)); res.Code != 0 {
 				b.Fatalf("cancel: %d %s", res.Code, res.Stderr)
