@@ -63,7 +63,7 @@ type download struct {
 }
 
 func (b *builder) failf(pos pipeline.Pos, format string, args ...any) {
-	b.pl.d.errorf(pos, format, args...)
+	b.pl.d.Errorf(pos, format, args...)
 	b.ok = false
 }
 
@@ -106,7 +106,7 @@ func (b *builder) build() *instance {
 	if j.timeout != nil {
 		if m, ok := pl.number(j.path+".timeout-minutes", j.timeout, sc); ok {
 			if m <= 0 {
-				b.failf(j.timeout.n.pos, "%s.timeout-minutes must be more than 0", j.path)
+				b.failf(j.timeout.n.Pos, "%s.timeout-minutes must be more than 0", j.path)
 			}
 			pj.Timeout = time.Duration(m * float64(time.Minute)).Round(time.Second)
 		}
@@ -228,7 +228,7 @@ func (b *builder) tags(sc *scope) []string {
 				add(displayValue(item))
 			}
 		case map[string]any:
-			b.failf(t.n.pos, "%s: `%s` gives a mapping; runs-on takes labels", j.path, t.n.value)
+			b.failf(t.n.Pos, "%s: `%s` gives a mapping; runs-on takes labels", j.path, t.n.Value)
 		default:
 			add(displayValue(x))
 		}
@@ -425,12 +425,12 @@ func (b *builder) stepDisplay(s *step, sc *scope) string {
 			}
 			return out.String()
 		}
-		return s.name.n.value
+		return s.name.n.Value
 	}
 	if s.act != nil {
 		return "Run " + s.act.uses
 	}
-	first, _, _ := strings.Cut(strings.TrimSpace(s.run.n.value), "\n")
+	first, _, _ := strings.Cut(strings.TrimSpace(s.run.n.Value), "\n")
 	return "Run " + first
 }
 

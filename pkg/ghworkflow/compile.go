@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/pkg/expr/actions"
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // envValue is an env entry evaluated for a job.
@@ -142,7 +143,7 @@ func (b *builder) script() {
 }
 
 // step compiles one step into a command of the script.
-func (b *builder) step(s *step, defaultShell *node, defaultWD *string, n *int) (string, bool) {
+func (b *builder) step(s *step, defaultShell *yamlpos.Node, defaultWD *string, n *int) (string, bool) {
 	pl := b.pl
 	st := stepState{s: s, noop: s.act != nil}
 
@@ -170,7 +171,7 @@ func (b *builder) step(s *step, defaultShell *node, defaultWD *string, n *int) (
 	if s.timeout != nil {
 		if m, ok := pl.number(s.path+".timeout-minutes", s.timeout, sc); ok {
 			if m <= 0 {
-				pl.d.errorf(s.timeout.n.pos, "%s.timeout-minutes must be more than 0", s.path)
+				pl.d.Errorf(s.timeout.n.Pos, "%s.timeout-minutes must be more than 0", s.path)
 			}
 			timeout = int(math.Ceil(m * 60))
 		}
@@ -257,12 +258,12 @@ func (b *builder) stepCondition(s *step, sc *scope, rt *runtimeRefs, coe bool) (
 		return stepCond{key: `"$gh_status"`, cases: []string{"success"}}, true
 	}
 	path := s.path + ".if"
-	text := strings.TrimSpace(s.cond.n.value)
+	text := strings.TrimSpace(s.cond.n.Value)
 	var vars []int // step indexes whose outcome the condition reads
 	for _, r := range s.cond.refs {
 		ref, isRT, err := rt.classify(r)
 		if err != nil {
-			pl.d.errorf(s.cond.n.pos, "%s: `%s`: %v", path, text, err)
+			pl.d.Errorf(s.cond.n.Pos, "%s: `%s`: %v", path, text, err)
 			return stepCond{}, false
 		}
 		if !isRT {
@@ -275,12 +276,12 @@ func (b *builder) stepCondition(s *step, sc *scope, rt *runtimeRefs, coe bool) (
 				vars = append(vars, ref.step)
 			}
 		default:
-			pl.d.errorf(s.cond.n.pos, "%s: `%s` reads %s, which Gantry knows only while the job runs; a step's if: may test the job's status (success(), failure(), always(), job.status) and earlier steps' outcome and conclusion: move the test into the script", path, text, r)
+			pl.d.Errorf(s.cond.n.Pos, "%s: `%s` reads %s, which Gantry knows only while the job runs; a step's if: may test the job's status (success(), failure(), always(), job.status) and earlier steps' outcome and conclusion: move the test into the script", path, text, r)
 			return stepCond{}, false
 		}
 	}
 	if len(vars) > maxCondSteps {
-		pl.d.errorf(s.cond.n.pos, "%s: `%s` reads the outcome of %d steps; Gantry supports at most %d in one if:", path, text, len(vars), maxCondSteps)
+		pl.d.Errorf(s.cond.n.Pos, "%s: `%s` reads the outcome of %d steps; Gantry supports at most %d in one if:", path, text, len(vars), maxCondSteps)
 		return stepCond{}, false
 	}
 	coes := map[int]bool{}
@@ -326,7 +327,7 @@ func (b *builder) stepCondition(s *step, sc *scope, rt *runtimeRefs, coe bool) (
 		ctx.Contexts["steps"] = steps
 		v, err := s.cond.x.Eval(ctx)
 		if err != nil {
-			pl.d.errorf(s.cond.n.pos, "%s: `%s`: %v", path, text, unwrapEval(err))
+			pl.d.Errorf(s.cond.n.Pos, "%s: `%s`: %v", path, text, unwrapEval(err))
 			return false
 		}
 		if actions.Truthy(v) {
@@ -350,7 +351,7 @@ func (b *builder) stepCondition(s *step, sc *scope, rt *runtimeRefs, coe bool) (
 
 // runStep writes the commands of a run: step: the script file, then a
 // subshell with the step's env, directory and shell.
-func (b *builder) runStep(body *strings.Builder, s *step, sc *scope, envs []envValue, defaultShell *node, defaultWD *string, timeout int, n *int) bool {
+func (b *builder) runStep(body *strings.Builder, s *step, sc *scope, envs []envValue, defaultShell *yamlpos.Node, defaultWD *string, timeout int, n *int) bool {
 	pl := b.pl
 	ps, ok := pl.pieces(s.path+".run", s.run, sc)
 	if !ok {
@@ -363,8 +364,8 @@ func (b *builder) runStep(body *strings.Builder, s *step, sc *scope, envs []envV
 	var sh *shellSpec
 	if shellNode != nil {
 		var err error
-		if sh, err = parseShell(shellNode.value); err != nil {
-			pl.d.errorf(shellNode.pos, "%s: %v", s.path, err)
+		if sh, err = parseShell(shellNode.Value); err != nil {
+			pl.d.Errorf(shellNode.Pos, "%s: %v", s.path, err)
 			return false
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/pkg/pipeline"
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // Bounds on the problems kept and reported: a generated file can hold
@@ -25,7 +26,9 @@ type diagnostics struct {
 	droppedErrs, droppedWarnings int
 }
 
-func (d *diagnostics) errorf(pos pipeline.Pos, format string, args ...any) {
+// Errorf records an error. With Warnf it makes diagnostics the
+// yamlpos.Reporter of the YAML layer.
+func (d *diagnostics) Errorf(pos pipeline.Pos, format string, args ...any) {
 	if len(d.errs) >= maxKeptDiagnostics {
 		d.droppedErrs++
 		return
@@ -33,7 +36,8 @@ func (d *diagnostics) errorf(pos pipeline.Pos, format string, args ...any) {
 	d.errs = append(d.errs, &pipeline.Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (d *diagnostics) warnf(pos pipeline.Pos, format string, args ...any) {
+// Warnf records a warning.
+func (d *diagnostics) Warnf(pos pipeline.Pos, format string, args ...any) {
 	if len(d.warnings) >= maxKeptDiagnostics {
 		d.droppedWarnings++
 		return
@@ -80,13 +84,13 @@ func (d *diagnostics) sortedWarnings() []pipeline.Warning {
 type keys []string
 
 // unknown reports key, written at pos in the mapping at path, as unknown.
-func (k keys) unknown(d *diagnostics, path string, key *node) {
-	msg := fmt.Sprintf("%s: unknown key `%s`", path, key.value)
-	if s := k.suggest(key.value); s != "" {
+func (k keys) unknown(d *diagnostics, path string, key *yamlpos.Node) {
+	msg := fmt.Sprintf("%s: unknown key `%s`", path, key.Value)
+	if s := k.suggest(key.Value); s != "" {
 		msg += fmt.Sprintf("; did you mean `%s`?", s)
 	}
 	msg += " (valid keys: " + strings.Join(k, ", ") + ")"
-	d.errorf(key.pos, "%s", msg)
+	d.Errorf(key.Pos, "%s", msg)
 }
 
 // suggest returns the key closest to a misspelt one, or "".

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/pkg/pipeline"
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // job is one entry of `jobs:`.
@@ -60,7 +61,7 @@ type environment struct {
 // strategy is `strategy:`.
 type strategy struct {
 	pos         pipeline.Pos
-	matrix      *node
+	matrix      *yamlpos.Node
 	failFast    *tmpl
 	maxParallel *tmpl
 }
@@ -76,52 +77,52 @@ var jobID = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 const maxJobs = 1000
 
-func (p *parser) jobs(n *node) {
-	if n.kind != mapNode || len(n.pairs) == 0 {
-		p.d.errorf(n.pos, "jobs must be a mapping of job ids to jobs, with at least one job, got %s", describe(n))
+func (p *parser) jobs(n *yamlpos.Node) {
+	if n.Kind != yamlpos.Mapping || len(n.Pairs) == 0 {
+		p.d.Errorf(n.Pos, "jobs must be a mapping of job ids to jobs, with at least one job, got %s", yamlpos.Describe(n))
 		return
 	}
-	if len(n.pairs) > maxJobs {
-		p.d.errorf(n.pos, "jobs: %d jobs are more than the %d a workflow may have", len(n.pairs), maxJobs)
+	if len(n.Pairs) > maxJobs {
+		p.d.Errorf(n.Pos, "jobs: %d jobs are more than the %d a workflow may have", len(n.Pairs), maxJobs)
 		return
 	}
-	for _, kv := range n.pairs {
-		id := kv.key.value
+	for _, kv := range n.Pairs {
+		id := kv.Key.Value
 		if !jobID.MatchString(id) {
-			p.d.errorf(kv.key.pos, "jobs: invalid job id %q: an id starts with a letter or _ and holds only letters, digits, - and _", id)
+			p.d.Errorf(kv.Key.Pos, "jobs: invalid job id %q: an id starts with a letter or _ and holds only letters, digits, - and _", id)
 			continue
 		}
-		if kv.value.kind != mapNode {
-			p.d.errorf(kv.value.pos, "jobs.%s must be a mapping, got %s", id, describe(kv.value))
+		if kv.Value.Kind != yamlpos.Mapping {
+			p.d.Errorf(kv.Value.Pos, "jobs.%s must be a mapping, got %s", id, yamlpos.Describe(kv.Value))
 			continue
 		}
 		if other := p.w.byID[strings.ToLower(id)]; other != nil {
-			p.d.errorf(kv.key.pos, "jobs: job id %q differs from %q (%s) only in case, which GitHub treats as the same id", id, other.id, other.pos)
+			p.d.Errorf(kv.Key.Pos, "jobs: job id %q differs from %q (%s) only in case, which GitHub treats as the same id", id, other.id, other.pos)
 			continue
 		}
-		j := p.job(id, kv.key, kv.value)
+		j := p.job(id, kv.Key, kv.Value)
 		p.w.jobs = append(p.w.jobs, j)
 		p.w.byID[strings.ToLower(id)] = j
 	}
 	p.checkNeeds()
 }
 
-func (p *parser) job(id string, key, n *node) *job {
-	j := &job{id: id, pos: key.pos, path: "jobs." + id}
+func (p *parser) job(id string, key, n *yamlpos.Node) *job {
+	j := &job{id: id, pos: key.Pos, path: "jobs." + id}
 	path := j.path
-	if uses := n.get("uses"); uses != nil {
-		p.d.errorf(uses.pos, "%s.uses: reusable workflows (%s) are not supported: Gantry runs the jobs of one workflow file; copy the called workflow's jobs into this one", path, uses.value)
+	if uses := n.Get("uses"); uses != nil {
+		p.d.Errorf(uses.Pos, "%s.uses: reusable workflows (%s) are not supported: Gantry runs the jobs of one workflow file; copy the called workflow's jobs into this one", path, uses.Value)
 		return j
 	}
-	for _, kv := range n.pairs {
-		k, v := kv.key, kv.value
-		kpath := path + "." + k.value
-		switch k.value {
+	for _, kv := range n.Pairs {
+		k, v := kv.Key, kv.Value
+		kpath := path + "." + k.Value
+		switch k.Value {
 		case "name":
 			j.name = p.template(kpath, v, availJobField)
 		case "needs":
 			for _, item := range p.stringList(kpath, v) {
-				j.needs = append(j.needs, need{id: item.value, pos: item.pos})
+				j.needs = append(j.needs, need{id: item.Value, pos: item.Pos})
 			}
 		case "if":
 			j.cond = p.condition(kpath, v, availJobIf)
@@ -150,15 +151,15 @@ func (p *parser) job(id string, key, n *node) *job {
 		case "permissions":
 			p.permissions(kpath, k, v)
 		case "outputs":
-			if v.kind != mapNode {
-				p.d.errorf(v.pos, "%s must be a mapping of output names to values, got %s", kpath, describe(v))
+			if v.Kind != yamlpos.Mapping {
+				p.d.Errorf(v.Pos, "%s must be a mapping of output names to values, got %s", kpath, yamlpos.Describe(v))
 				continue
 			}
-			p.d.warnf(k.pos, "%s is ignored: Gantry does not pass job outputs to other jobs yet", kpath)
+			p.d.Warnf(k.Pos, "%s is ignored: Gantry does not pass job outputs to other jobs yet", kpath)
 		case "snapshot":
-			p.d.errorf(k.pos, "%s is not supported: Gantry does not build runner images", kpath)
+			p.d.Errorf(k.Pos, "%s is not supported: Gantry does not build runner images", kpath)
 		case "with", "secrets":
-			p.d.errorf(k.pos, "%s is only for jobs that call a reusable workflow with `uses:`", kpath)
+			p.d.Errorf(k.Pos, "%s is only for jobs that call a reusable workflow with `uses:`", kpath)
 		default:
 			jobKeys.unknown(p.d, path, k)
 		}
@@ -169,15 +170,15 @@ func (p *parser) job(id string, key, n *node) *job {
 	if j.image == nil {
 		for _, s := range j.services {
 			if len(s.ports) > 0 {
-				p.d.warnf(s.pos, "%s.services.%s.ports is ignored: steps reach the service at host %q on its container port, not at localhost: Gantry runs every job in a container next to its services, as GitHub does for jobs with `container:`", path, s.id, s.id)
+				p.d.Warnf(s.pos, "%s.services.%s.ports is ignored: steps reach the service at host %q on its container port, not at localhost: Gantry runs every job in a container next to its services, as GitHub does for jobs with `container:`", path, s.id, s.id)
 			}
 		}
 	}
-	if n.get("runs-on") == nil {
-		p.d.errorf(key.pos, "%s has no runs-on: say which runner it runs on, for example `runs-on: ubuntu-latest`", path)
+	if n.Get("runs-on") == nil {
+		p.d.Errorf(key.Pos, "%s has no runs-on: say which runner it runs on, for example `runs-on: ubuntu-latest`", path)
 	}
-	if n.get("steps") == nil {
-		p.d.errorf(key.pos, "%s has no steps", path)
+	if n.Get("steps") == nil {
+		p.d.Errorf(key.Pos, "%s has no steps", path)
 	}
 	return j
 }
@@ -191,13 +192,13 @@ func (p *parser) checkNeeds() {
 			t := p.w.byID[strings.ToLower(nd.id)]
 			switch {
 			case t == nil:
-				p.d.errorf(nd.pos, "%s.needs: job %q is not defined; the jobs are %s", j.path, nd.id, strings.Join(p.jobIDs(), ", "))
+				p.d.Errorf(nd.pos, "%s.needs: job %q is not defined; the jobs are %s", j.path, nd.id, strings.Join(p.jobIDs(), ", "))
 				continue
 			case t == j:
-				p.d.errorf(nd.pos, "%s.needs: a job cannot need itself", j.path)
+				p.d.Errorf(nd.pos, "%s.needs: a job cannot need itself", j.path)
 				continue
 			case seen[t.id]:
-				p.d.warnf(nd.pos, "%s.needs: %s is listed twice", j.path, nd.id)
+				p.d.Warnf(nd.pos, "%s.needs: %s is listed twice", j.path, nd.id)
 				continue
 			}
 			seen[t.id] = true
@@ -217,7 +218,7 @@ func (p *parser) checkNeeds() {
 			switch state[t] {
 			case 1:
 				cycle := append(slices.Clone(stack[slices.Index(stack, t.id):]), t.id)
-				p.d.errorf(nd.pos, "%s.needs: the needs form a cycle: %s", j.path, strings.Join(cycle, " -> "))
+				p.d.Errorf(nd.pos, "%s.needs: the needs form a cycle: %s", j.path, strings.Join(cycle, " -> "))
 				return false
 			case 0:
 				if !visit(t) {
@@ -246,96 +247,96 @@ func (p *parser) jobIDs() []string {
 
 var runsOnKeys = keys{"group", "labels"}
 
-func (p *parser) runsOn(path string, n *node) runsOn {
+func (p *parser) runsOn(path string, n *yamlpos.Node) runsOn {
 	var r runsOn
-	labels := func(lpath string, v *node) {
+	labels := func(lpath string, v *yamlpos.Node) {
 		for _, item := range p.stringList(lpath, v) {
 			if t := p.template(lpath, item, availJobField); t != nil {
 				r.labels = append(r.labels, t)
 			}
 		}
 	}
-	if n.kind == mapNode {
-		for _, kv := range n.pairs {
-			switch kv.key.value {
+	if n.Kind == yamlpos.Mapping {
+		for _, kv := range n.Pairs {
+			switch kv.Key.Value {
 			case "group":
-				p.template(path+".group", kv.value, availJobField)
-				p.d.warnf(kv.key.pos, "%s.group is ignored: Gantry has no runner groups; the labels alone choose the runner", path)
+				p.template(path+".group", kv.Value, availJobField)
+				p.d.Warnf(kv.Key.Pos, "%s.group is ignored: Gantry has no runner groups; the labels alone choose the runner", path)
 			case "labels":
-				labels(path+".labels", kv.value)
+				labels(path+".labels", kv.Value)
 			default:
-				runsOnKeys.unknown(p.d, path, kv.key)
+				runsOnKeys.unknown(p.d, path, kv.Key)
 			}
 		}
 		return r
 	}
 	labels(path, n)
-	if len(r.labels) == 0 && n.kind == seqNode {
-		p.d.errorf(n.pos, "%s: the list of runner labels is empty", path)
+	if len(r.labels) == 0 && n.Kind == yamlpos.Sequence {
+		p.d.Errorf(n.Pos, "%s: the list of runner labels is empty", path)
 	}
 	return r
 }
 
 var containerKeys = keys{"image", "credentials", "env", "ports", "volumes", "options"}
 
-func (p *parser) container(j *job, path string, n *node) {
-	if n.kind == scalarNode {
+func (p *parser) container(j *job, path string, n *yamlpos.Node) {
+	if n.Kind == yamlpos.Scalar {
 		j.image = p.template(path, n, availJobField)
 		return
 	}
-	if n.kind != mapNode {
-		p.d.errorf(n.pos, "%s must be an image name or a mapping with `image:`, got %s", path, describe(n))
+	if n.Kind != yamlpos.Mapping {
+		p.d.Errorf(n.Pos, "%s must be an image name or a mapping with `image:`, got %s", path, yamlpos.Describe(n))
 		return
 	}
-	for _, kv := range n.pairs {
-		k, v := kv.key, kv.value
-		kpath := path + "." + k.value
-		switch k.value {
+	for _, kv := range n.Pairs {
+		k, v := kv.Key, kv.Value
+		kpath := path + "." + k.Value
+		switch k.Value {
 		case "image":
 			j.image = p.template(kpath, v, availJobField)
 		case "env":
 			j.contEnv = p.env(kpath, v, availContEnv)
 		case "credentials":
-			p.d.warnf(k.pos, "%s is ignored: the runner pulls images with its own registry credentials", kpath)
+			p.d.Warnf(k.Pos, "%s is ignored: the runner pulls images with its own registry credentials", kpath)
 		case "ports":
-			p.d.warnf(k.pos, "%s is ignored: Gantry publishes no container ports", kpath)
+			p.d.Warnf(k.Pos, "%s is ignored: Gantry publishes no container ports", kpath)
 		case "volumes":
-			p.d.warnf(k.pos, "%s is ignored: Gantry mounts no volumes into job containers", kpath)
+			p.d.Warnf(k.Pos, "%s is ignored: Gantry mounts no volumes into job containers", kpath)
 		case "options":
-			p.d.warnf(k.pos, "%s is ignored: Gantry passes no extra options to docker create", kpath)
+			p.d.Warnf(k.Pos, "%s is ignored: Gantry passes no extra options to docker create", kpath)
 		default:
 			containerKeys.unknown(p.d, path, k)
 		}
 	}
-	if j.image == nil && n.get("image") == nil {
-		p.d.errorf(n.pos, "%s has no image", path)
+	if j.image == nil && n.Get("image") == nil {
+		p.d.Errorf(n.Pos, "%s has no image", path)
 	}
 }
 
 // serviceID is what a service id must look like to be a network alias.
 var serviceID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
-func (p *parser) services(j *job, path string, n *node) {
-	if n.kind != mapNode {
-		p.d.errorf(n.pos, "%s must be a mapping of service ids to services, got %s", path, describe(n))
+func (p *parser) services(j *job, path string, n *yamlpos.Node) {
+	if n.Kind != yamlpos.Mapping {
+		p.d.Errorf(n.Pos, "%s must be a mapping of service ids to services, got %s", path, yamlpos.Describe(n))
 		return
 	}
-	for _, kv := range n.pairs {
-		id, v := kv.key.value, kv.value
+	for _, kv := range n.Pairs {
+		id, v := kv.Key.Value, kv.Value
 		spath := path + "." + id
 		if !serviceID.MatchString(id) {
-			p.d.errorf(kv.key.pos, "%s: service id %q cannot be a host name; use letters, digits, -, _ and .", path, id)
+			p.d.Errorf(kv.Key.Pos, "%s: service id %q cannot be a host name; use letters, digits, -, _ and .", path, id)
 			continue
 		}
-		s := &service{id: id, pos: kv.key.pos}
-		switch v.kind {
-		case scalarNode:
+		s := &service{id: id, pos: kv.Key.Pos}
+		switch v.Kind {
+		case yamlpos.Scalar:
 			s.image = p.template(spath, v, availJobField)
-		case mapNode:
-			for _, skv := range v.pairs {
-				k, sv := skv.key, skv.value
-				kpath := spath + "." + k.value
-				switch k.value {
+		case yamlpos.Mapping:
+			for _, skv := range v.Pairs {
+				k, sv := skv.Key, skv.Value
+				kpath := spath + "." + k.Value
+				switch k.Value {
 				case "image":
 					s.image = p.template(kpath, sv, availJobField)
 				case "env":
@@ -345,24 +346,24 @@ func (p *parser) services(j *job, path string, n *node) {
 					}
 				case "ports":
 					for _, port := range p.stringList(kpath, sv) {
-						s.ports = append(s.ports, containerPort(port.value))
+						s.ports = append(s.ports, containerPort(port.Value))
 					}
 				case "credentials":
-					p.d.warnf(k.pos, "%s is ignored: the runner pulls images with its own registry credentials", kpath)
+					p.d.Warnf(k.Pos, "%s is ignored: the runner pulls images with its own registry credentials", kpath)
 				case "volumes":
-					p.d.warnf(k.pos, "%s is ignored: Gantry mounts no volumes into service containers", kpath)
+					p.d.Warnf(k.Pos, "%s is ignored: Gantry mounts no volumes into service containers", kpath)
 				case "options":
-					p.d.warnf(k.pos, "%s is ignored: Gantry passes no extra options to service containers, and does not wait for a --health-cmd to pass; make the first step wait for the service if it needs to", kpath)
+					p.d.Warnf(k.Pos, "%s is ignored: Gantry passes no extra options to service containers, and does not wait for a --health-cmd to pass; make the first step wait for the service if it needs to", kpath)
 				default:
 					containerKeys.unknown(p.d, spath, k)
 				}
 			}
 		default:
-			p.d.errorf(v.pos, "%s must be an image name or a mapping with `image:`, got %s", spath, describe(v))
+			p.d.Errorf(v.Pos, "%s must be an image name or a mapping with `image:`, got %s", spath, yamlpos.Describe(v))
 			continue
 		}
-		if s.image == nil && v.kind == mapNode && v.get("image") == nil {
-			p.d.errorf(v.pos, "%s has no image", spath)
+		if s.image == nil && v.Kind == yamlpos.Mapping && v.Get("image") == nil {
+			p.d.Errorf(v.Pos, "%s has no image", spath)
 			continue
 		}
 		j.services = append(j.services, s)
@@ -388,7 +389,7 @@ func (p *parser) noRuntime(path string, t *tmpl, why string) {
 	for _, part := range t.parts {
 		for _, r := range part.refs {
 			if strings.HasPrefix(r, "secrets") || strings.HasPrefix(r, "steps") || strings.HasPrefix(r, "job.") || strings.HasPrefix(r, "runner.temp") || r == "github.workspace" {
-				p.d.errorf(p.src.posIn(t.n, part.off), "%s: `%s` reads %s, which is not supported here: %s", path, part.text, r, why)
+				p.d.Errorf(p.src.posIn(t.n, part.off), "%s: `%s` reads %s, which is not supported here: %s", path, part.text, r, why)
 				return
 			}
 		}
@@ -397,16 +398,16 @@ func (p *parser) noRuntime(path string, t *tmpl, why string) {
 
 var strategyKeys = keys{"matrix", "fail-fast", "max-parallel"}
 
-func (p *parser) strategy(path string, n *node) *strategy {
-	if n.kind != mapNode {
-		p.d.errorf(n.pos, "%s must be a mapping (matrix, fail-fast, max-parallel), got %s", path, describe(n))
+func (p *parser) strategy(path string, n *yamlpos.Node) *strategy {
+	if n.Kind != yamlpos.Mapping {
+		p.d.Errorf(n.Pos, "%s must be a mapping (matrix, fail-fast, max-parallel), got %s", path, yamlpos.Describe(n))
 		return nil
 	}
-	s := &strategy{pos: n.pos}
-	for _, kv := range n.pairs {
-		k, v := kv.key, kv.value
-		kpath := path + "." + k.value
-		switch k.value {
+	s := &strategy{pos: n.Pos}
+	for _, kv := range n.Pairs {
+		k, v := kv.Key, kv.Value
+		kpath := path + "." + k.Value
+		switch k.Value {
 		case "matrix":
 			s.matrix = v
 			p.matrixTemplates(kpath, v)
@@ -419,7 +420,7 @@ func (p *parser) strategy(path string, n *node) *strategy {
 		}
 	}
 	if s.matrix == nil {
-		p.d.errorf(n.pos, "%s has no matrix", path)
+		p.d.Errorf(n.Pos, "%s has no matrix", path)
 		return nil
 	}
 	return s
@@ -427,55 +428,55 @@ func (p *parser) strategy(path string, n *node) *strategy {
 
 // matrixTemplates parses the expressions inside a matrix, which are
 // evaluated when planning.
-func (p *parser) matrixTemplates(path string, n *node) {
-	switch n.kind {
-	case scalarNode:
-		if strings.Contains(n.value, "${{") {
+func (p *parser) matrixTemplates(path string, n *yamlpos.Node) {
+	switch n.Kind {
+	case yamlpos.Scalar:
+		if strings.Contains(n.Value, "${{") {
 			if t := p.template(path, n, availStrategy); t != nil {
 				p.w.dyn[n] = t
 			}
 		}
-	case seqNode:
-		for i, item := range n.items {
+	case yamlpos.Sequence:
+		for i, item := range n.Items {
 			p.matrixTemplates(fmt.Sprintf("%s[%d]", path, i), item)
 		}
-	case mapNode:
-		for _, kv := range n.pairs {
-			p.matrixTemplates(path+"."+kv.key.value, kv.value)
+	case yamlpos.Mapping:
+		for _, kv := range n.Pairs {
+			p.matrixTemplates(path+"."+kv.Key.Value, kv.Value)
 		}
 	}
 }
 
 var environmentKeys = keys{"name", "url", "deployment"}
 
-func (p *parser) environment(path string, n *node) *environment {
-	switch n.kind {
-	case scalarNode:
+func (p *parser) environment(path string, n *yamlpos.Node) *environment {
+	switch n.Kind {
+	case yamlpos.Scalar:
 		return &environment{name: p.template(path, n, availJobField)}
-	case mapNode:
+	case yamlpos.Mapping:
 		e := &environment{}
-		for _, kv := range n.pairs {
-			switch kv.key.value {
+		for _, kv := range n.Pairs {
+			switch kv.Key.Value {
 			case "name":
-				e.name = p.template(path+".name", kv.value, availJobField)
+				e.name = p.template(path+".name", kv.Value, availJobField)
 			case "url":
-				e.url = p.template(path+".url", kv.value, availEnvURL)
+				e.url = p.template(path+".url", kv.Value, availEnvURL)
 				if e.url != nil && slices.ContainsFunc(e.url.refs(), func(r string) bool { return strings.HasPrefix(r, "steps") || strings.HasPrefix(r, "job.") }) {
-					p.d.warnf(kv.key.pos, "%s reads values of the job's steps, which Gantry knows only when the job runs; the environment gets no URL", path+".url")
+					p.d.Warnf(kv.Key.Pos, "%s reads values of the job's steps, which Gantry knows only when the job runs; the environment gets no URL", path+".url")
 					e.url = nil
 				}
 			case "deployment":
 			default:
-				environmentKeys.unknown(p.d, path, kv.key)
+				environmentKeys.unknown(p.d, path, kv.Key)
 			}
 		}
 		if e.name == nil {
-			p.d.errorf(n.pos, "%s has no name", path)
+			p.d.Errorf(n.Pos, "%s has no name", path)
 			return nil
 		}
 		return e
 	}
-	p.d.errorf(n.pos, "%s must be an environment name or a mapping with name and url, got %s", path, describe(n))
+	p.d.Errorf(n.Pos, "%s must be an environment name or a mapping with name and url, got %s", path, yamlpos.Describe(n))
 	return nil
 }
 
@@ -483,25 +484,25 @@ var concurrencyKeys = keys{"group", "cancel-in-progress"}
 
 // concurrency maps a job's concurrency group to a resource group: at most
 // one job of the group runs at a time, across runs.
-func (p *parser) concurrency(path string, k, n *node) *tmpl {
+func (p *parser) concurrency(path string, k, n *yamlpos.Node) *tmpl {
 	group := n
-	if n.kind == mapNode {
+	if n.Kind == yamlpos.Mapping {
 		group = nil
-		for _, kv := range n.pairs {
-			switch kv.key.value {
+		for _, kv := range n.Pairs {
+			switch kv.Key.Value {
 			case "group":
-				group = kv.value
+				group = kv.Value
 			case "cancel-in-progress":
-				p.d.warnf(kv.key.pos, "%s.cancel-in-progress is ignored: jobs of a concurrency group wait for one another, none is canceled", path)
+				p.d.Warnf(kv.Key.Pos, "%s.cancel-in-progress is ignored: jobs of a concurrency group wait for one another, none is canceled", path)
 			default:
-				concurrencyKeys.unknown(p.d, path, kv.key)
+				concurrencyKeys.unknown(p.d, path, kv.Key)
 			}
 		}
 		if group == nil {
-			p.d.errorf(n.pos, "%s has no group", path)
+			p.d.Errorf(n.Pos, "%s has no group", path)
 			return nil
 		}
 	}
-	p.d.warnf(k.pos, "%s: Gantry runs the jobs of the group one at a time, queued in order; GitHub instead keeps one pending job and cancels older pending ones", path)
+	p.d.Warnf(k.Pos, "%s: Gantry runs the jobs of the group one at a time, queued in order; GitHub instead keeps one pending job and cancels older pending ones", path)
 	return p.template(path, group, availJobField)
 }

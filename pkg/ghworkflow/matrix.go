@@ -9,6 +9,7 @@ import (
 
 	"github.com/gantry-ci/gantry/pkg/expr/actions"
 	"github.com/gantry-ci/gantry/pkg/pipeline"
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // Matrix limits: GitHub's 256 jobs per matrix, and bounds on the product
@@ -99,7 +100,7 @@ type matrixError struct {
 // the combinations an exclude entry matches, then each include entry added
 // to every original combination whose values it does not change, or
 // appended as a combination of its own when it fits none.
-func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]combination, *matrixError) {
+func (w *Workflow) expandMatrix(path string, m *yamlpos.Node, ctx *actions.Context) ([]combination, *matrixError) {
 	type vector struct {
 		key    string
 		pos    pipeline.Pos
@@ -109,40 +110,40 @@ func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]c
 		vectors          []vector
 		include, exclude []combination
 	)
-	entries := func(kpath string, n *node) ([]combination, *matrixError) {
-		if n.isNull() {
+	entries := func(kpath string, n *yamlpos.Node) ([]combination, *matrixError) {
+		if n.IsNull() {
 			return nil, nil
 		}
 		var items []any
-		if n.kind == seqNode && w.dyn[n] == nil {
+		if n.Kind == yamlpos.Sequence && w.dyn[n] == nil {
 			// Entries written in the file keep their key order.
-			for _, item := range n.items {
-				if item.kind != mapNode || w.dyn[item] != nil {
+			for _, item := range n.Items {
+				if item.Kind != yamlpos.Mapping || w.dyn[item] != nil {
 					v, err := w.data(item, ctx)
 					if err != nil {
-						return nil, &matrixError{item.pos, fmt.Sprintf("%s: %v", kpath, err)}
+						return nil, &matrixError{item.Pos, fmt.Sprintf("%s: %v", kpath, err)}
 					}
 					items = append(items, v)
 					continue
 				}
-				c := make(combination, 0, len(item.pairs))
-				for _, p := range item.pairs {
-					v, err := w.data(p.value, ctx)
+				c := make(combination, 0, len(item.Pairs))
+				for _, p := range item.Pairs {
+					v, err := w.data(p.Value, ctx)
 					if err != nil {
-						return nil, &matrixError{p.value.pos, fmt.Sprintf("%s: %v", kpath, err)}
+						return nil, &matrixError{p.Value.Pos, fmt.Sprintf("%s: %v", kpath, err)}
 					}
-					c = append(c, kv{p.key.value, v})
+					c = append(c, kv{p.Key.Value, v})
 				}
 				items = append(items, c)
 			}
 		} else {
 			v, err := w.data(n, ctx)
 			if err != nil {
-				return nil, &matrixError{n.pos, fmt.Sprintf("%s: %v", kpath, err)}
+				return nil, &matrixError{n.Pos, fmt.Sprintf("%s: %v", kpath, err)}
 			}
 			list, ok := v.([]any)
 			if !ok {
-				return nil, &matrixError{n.pos, fmt.Sprintf("%s must be a list of mappings, got %s", kpath, kindOf(v))}
+				return nil, &matrixError{n.Pos, fmt.Sprintf("%s must be a list of mappings, got %s", kpath, kindOf(v))}
 			}
 			items = list
 		}
@@ -150,21 +151,21 @@ func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]c
 		for _, item := range items {
 			c, ok := toCombination(item)
 			if !ok {
-				return nil, &matrixError{n.pos, fmt.Sprintf("%s must be a list of mappings, got an entry that is %s", kpath, kindOf(item))}
+				return nil, &matrixError{n.Pos, fmt.Sprintf("%s must be a list of mappings, got an entry that is %s", kpath, kindOf(item))}
 			}
 			out = append(out, c)
 		}
 		return out, nil
 	}
 	// The matrix may be one expression giving an object.
-	if t := w.dyn[m]; t != nil || m.kind != mapNode {
+	if t := w.dyn[m]; t != nil || m.Kind != yamlpos.Mapping {
 		v, err := w.data(m, ctx)
 		if err != nil {
-			return nil, &matrixError{m.pos, fmt.Sprintf("%s: %v", path, err)}
+			return nil, &matrixError{m.Pos, fmt.Sprintf("%s: %v", path, err)}
 		}
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return nil, &matrixError{m.pos, fmt.Sprintf("%s must be a mapping of vectors, got %s", path, kindOf(v))}
+			return nil, &matrixError{m.Pos, fmt.Sprintf("%s must be a mapping of vectors, got %s", path, kindOf(v))}
 		}
 		// Objects from expressions have no order Gantry can see: their
 		// vectors are taken in key order.
@@ -173,12 +174,12 @@ func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]c
 			case "include", "exclude":
 				list, ok := obj[k].([]any)
 				if !ok && obj[k] != nil {
-					return nil, &matrixError{m.pos, fmt.Sprintf("%s.%s must be a list of mappings", path, k)}
+					return nil, &matrixError{m.Pos, fmt.Sprintf("%s.%s must be a list of mappings", path, k)}
 				}
 				for _, item := range list {
 					c, ok := toCombination(item)
 					if !ok {
-						return nil, &matrixError{m.pos, fmt.Sprintf("%s.%s must be a list of mappings", path, k)}
+						return nil, &matrixError{m.Pos, fmt.Sprintf("%s.%s must be a list of mappings", path, k)}
 					}
 					if k == "include" {
 						include = append(include, c)
@@ -189,35 +190,35 @@ func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]c
 			default:
 				list, ok := obj[k].([]any)
 				if !ok {
-					return nil, &matrixError{m.pos, fmt.Sprintf("%s.%s must be a list of values, got %s", path, k, kindOf(obj[k]))}
+					return nil, &matrixError{m.Pos, fmt.Sprintf("%s.%s must be a list of values, got %s", path, k, kindOf(obj[k]))}
 				}
-				vectors = append(vectors, vector{key: k, pos: m.pos, values: list})
+				vectors = append(vectors, vector{key: k, pos: m.Pos, values: list})
 			}
 		}
 	} else {
-		for _, p := range m.pairs {
-			kpath := path + "." + p.key.value
-			switch p.key.value {
+		for _, p := range m.Pairs {
+			kpath := path + "." + p.Key.Value
+			switch p.Key.Value {
 			case "include":
 				var err *matrixError
-				if include, err = entries(kpath, p.value); err != nil {
+				if include, err = entries(kpath, p.Value); err != nil {
 					return nil, err
 				}
 			case "exclude":
 				var err *matrixError
-				if exclude, err = entries(kpath, p.value); err != nil {
+				if exclude, err = entries(kpath, p.Value); err != nil {
 					return nil, err
 				}
 			default:
-				v, err := w.data(p.value, ctx)
+				v, err := w.data(p.Value, ctx)
 				if err != nil {
-					return nil, &matrixError{p.value.pos, fmt.Sprintf("%s: %v", kpath, err)}
+					return nil, &matrixError{p.Value.Pos, fmt.Sprintf("%s: %v", kpath, err)}
 				}
 				list, ok := v.([]any)
 				if !ok {
-					return nil, &matrixError{p.value.pos, fmt.Sprintf("%s must be a list of values, got %s", kpath, kindOf(v))}
+					return nil, &matrixError{p.Value.Pos, fmt.Sprintf("%s must be a list of values, got %s", kpath, kindOf(v))}
 				}
-				vectors = append(vectors, vector{key: p.key.value, pos: p.value.pos, values: list})
+				vectors = append(vectors, vector{key: p.Key.Value, pos: p.Value.Pos, values: list})
 			}
 		}
 	}
@@ -229,19 +230,19 @@ func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]c
 		}
 		product *= len(v.values)
 		if product > maxProduct {
-			return nil, &matrixError{m.pos, fmt.Sprintf("%s has more than %d combinations; a matrix may have at most %d jobs", path, maxProduct, maxCombinations)}
+			return nil, &matrixError{m.Pos, fmt.Sprintf("%s has more than %d combinations; a matrix may have at most %d jobs", path, maxProduct, maxCombinations)}
 		}
 	}
 	if len(vectors) == 0 && len(include) == 0 {
-		return nil, &matrixError{m.pos, fmt.Sprintf("%s has no vectors and no include: it makes no job", path)}
+		return nil, &matrixError{m.Pos, fmt.Sprintf("%s has no vectors and no include: it makes no job", path)}
 	}
 	if product*(len(exclude)+len(include)) > maxMatchWork {
-		return nil, &matrixError{m.pos, fmt.Sprintf("%s is too big: %d combinations matched with %d exclude and include entries", path, product, len(exclude)+len(include))}
+		return nil, &matrixError{m.Pos, fmt.Sprintf("%s is too big: %d combinations matched with %d exclude and include entries", path, product, len(exclude)+len(include))}
 	}
 	for _, e := range exclude {
 		for _, x := range e {
 			if !slices.ContainsFunc(vectors, func(v vector) bool { return v.key == x.key }) {
-				return nil, &matrixError{m.pos, fmt.Sprintf("%s.exclude: key %q is not a vector of the matrix", path, x.key)}
+				return nil, &matrixError{m.Pos, fmt.Sprintf("%s.exclude: key %q is not a vector of the matrix", path, x.key)}
 			}
 		}
 	}
@@ -263,7 +264,7 @@ func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]c
 		return slices.ContainsFunc(exclude, func(e combination) bool { return matches(c, e) })
 	})
 	if len(combos) > maxCombinations {
-		return nil, &matrixError{m.pos, fmt.Sprintf("%s makes %d jobs; GitHub allows at most %d", path, len(combos), maxCombinations)}
+		return nil, &matrixError{m.Pos, fmt.Sprintf("%s makes %d jobs; GitHub allows at most %d", path, len(combos), maxCombinations)}
 	}
 	original := len(combos)
 	isVector := func(k string) bool { return slices.ContainsFunc(vectors, func(v vector) bool { return v.key == k }) }
@@ -296,10 +297,10 @@ func (w *Workflow) expandMatrix(path string, m *node, ctx *actions.Context) ([]c
 		}
 	}
 	if len(combos) > maxCombinations {
-		return nil, &matrixError{m.pos, fmt.Sprintf("%s makes %d jobs or more; GitHub allows at most %d", path, len(combos), maxCombinations)}
+		return nil, &matrixError{m.Pos, fmt.Sprintf("%s makes %d jobs or more; GitHub allows at most %d", path, len(combos), maxCombinations)}
 	}
 	if len(combos) == 0 {
-		return nil, &matrixError{m.pos, fmt.Sprintf("%s: exclude removes every combination and include adds none: it makes no job", path)}
+		return nil, &matrixError{m.Pos, fmt.Sprintf("%s: exclude removes every combination and include adds none: it makes no job", path)}
 	}
 	return combos, nil
 }
@@ -375,7 +376,7 @@ func kindOf(v any) string {
 
 // data evaluates n as data: the templates the parser found inside (in
 // w.dyn) are evaluated with ctx, a whole ${{ }} giving its value's kind.
-func (w *Workflow) data(n *node, ctx *actions.Context) (any, error) {
+func (w *Workflow) data(n *yamlpos.Node, ctx *actions.Context) (any, error) {
 	if t := w.dyn[n]; t != nil {
 		if part := t.whole(); part != nil {
 			v, err := part.x.Eval(ctx)
@@ -398,10 +399,10 @@ func (w *Workflow) data(n *node, ctx *actions.Context) (any, error) {
 		}
 		return b.String(), nil
 	}
-	switch n.kind {
-	case seqNode:
-		out := make([]any, len(n.items))
-		for i, c := range n.items {
+	switch n.Kind {
+	case yamlpos.Sequence:
+		out := make([]any, len(n.Items))
+		for i, c := range n.Items {
 			v, err := w.data(c, ctx)
 			if err != nil {
 				return nil, err
@@ -409,14 +410,14 @@ func (w *Workflow) data(n *node, ctx *actions.Context) (any, error) {
 			out[i] = v
 		}
 		return out, nil
-	case mapNode:
-		out := make(map[string]any, len(n.pairs))
-		for _, p := range n.pairs {
-			v, err := w.data(p.value, ctx)
+	case yamlpos.Mapping:
+		out := make(map[string]any, len(n.Pairs))
+		for _, p := range n.Pairs {
+			v, err := w.data(p.Value, ctx)
 			if err != nil {
 				return nil, err
 			}
-			out[p.key.value] = v
+			out[p.Key.Value] = v
 		}
 		return out, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/pkg/pipeline"
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // triggers is `on:`: the events that run the workflow, with their filters.
@@ -47,7 +48,7 @@ type event struct {
 type dispatchInput struct {
 	name string
 	typ  string // string (the default), boolean, number, choice, environment
-	def  *node
+	def  *yamlpos.Node
 }
 
 // events are GitHub's workflow events.
@@ -82,75 +83,75 @@ var eventKeys = map[string]keys{
 	"merge_group":         {"types", "branches", "branches-ignore"},
 }
 
-func (p *parser) triggers(n *node) *triggers {
-	t := &triggers{pos: n.pos}
-	add := func(name *node, body *node) {
-		if name.kind != scalarNode {
-			p.d.errorf(name.pos, "on: an event must be a name such as push, got %s", describe(name))
+func (p *parser) triggers(n *yamlpos.Node) *triggers {
+	t := &triggers{pos: n.Pos}
+	add := func(name *yamlpos.Node, body *yamlpos.Node) {
+		if name.Kind != yamlpos.Scalar {
+			p.d.Errorf(name.Pos, "on: an event must be a name such as push, got %s", yamlpos.Describe(name))
 			return
 		}
-		if !slices.Contains(events, name.value) {
-			msg := fmt.Sprintf("on: unknown event `%s`", name.value)
-			if s := keys(events).suggest(name.value); s != "" {
+		if !slices.Contains(events, name.Value) {
+			msg := fmt.Sprintf("on: unknown event `%s`", name.Value)
+			if s := keys(events).suggest(name.Value); s != "" {
 				msg += fmt.Sprintf("; did you mean `%s`?", s)
 			}
-			p.d.errorf(name.pos, "%s", msg)
+			p.d.Errorf(name.Pos, "%s", msg)
 			return
 		}
-		if t.event(name.value) != nil {
-			p.d.warnf(name.pos, "on: event %s is listed twice", name.value)
+		if t.event(name.Value) != nil {
+			p.d.Warnf(name.Pos, "on: event %s is listed twice", name.Value)
 			return
 		}
 		t.events = append(t.events, p.event(name, body))
 	}
-	switch n.kind {
-	case scalarNode:
+	switch n.Kind {
+	case yamlpos.Scalar:
 		add(n, nil)
-	case seqNode:
-		if len(n.items) == 0 {
-			p.d.errorf(n.pos, "on: the list of events is empty")
+	case yamlpos.Sequence:
+		if len(n.Items) == 0 {
+			p.d.Errorf(n.Pos, "on: the list of events is empty")
 		}
-		for _, item := range n.items {
+		for _, item := range n.Items {
 			add(item, nil)
 		}
-	case mapNode:
-		if len(n.pairs) == 0 {
-			p.d.errorf(n.pos, "on: the mapping of events is empty")
+	case yamlpos.Mapping:
+		if len(n.Pairs) == 0 {
+			p.d.Errorf(n.Pos, "on: the mapping of events is empty")
 		}
-		for _, kv := range n.pairs {
-			add(kv.key, kv.value)
+		for _, kv := range n.Pairs {
+			add(kv.Key, kv.Value)
 		}
 	}
 	return t
 }
 
 // event reads one event and its filters.
-func (p *parser) event(name, body *node) *event {
-	e := &event{name: name.value, pos: name.pos}
+func (p *parser) event(name, body *yamlpos.Node) *event {
+	e := &event{name: name.Value, pos: name.Pos}
 	path := "on." + e.name
-	if body.isNull() {
+	if body.IsNull() {
 		return e
 	}
 	if e.name == "schedule" {
 		p.schedule(path, body)
 		return e
 	}
-	if body.kind != mapNode {
-		p.d.errorf(body.pos, "%s must be a mapping of filters, got %s", path, describe(body))
+	if body.Kind != yamlpos.Mapping {
+		p.d.Errorf(body.Pos, "%s must be a mapping of filters, got %s", path, yamlpos.Describe(body))
 		return e
 	}
 	valid, known := eventKeys[e.name]
 	if !known {
 		valid = keys{"types"}
 	}
-	for _, kv := range body.pairs {
-		k, v := kv.key, kv.value
-		kpath := path + "." + k.value
-		if !slices.Contains(valid, k.value) {
+	for _, kv := range body.Pairs {
+		k, v := kv.Key, kv.Value
+		kpath := path + "." + k.Value
+		if !slices.Contains(valid, k.Value) {
 			valid.unknown(p.d, path, k)
 			continue
 		}
-		switch k.value {
+		switch k.Value {
 		case "branches":
 			e.branches = p.patterns(kpath, v)
 		case "branches-ignore":
@@ -172,112 +173,112 @@ func (p *parser) event(name, body *node) *event {
 		}
 	}
 	for _, pair := range [][2]string{{"branches", "branches-ignore"}, {"tags", "tags-ignore"}, {"paths", "paths-ignore"}} {
-		if body.get(pair[0]) != nil && body.get(pair[1]) != nil {
-			p.d.errorf(body.get(pair[1]).pos, "%s: use either %s or %s, not both; to exclude some names in %s, add patterns starting with `!`", path, pair[0], pair[1], pair[0])
+		if body.Get(pair[0]) != nil && body.Get(pair[1]) != nil {
+			p.d.Errorf(body.Get(pair[1]).Pos, "%s: use either %s or %s, not both; to exclude some names in %s, add patterns starting with `!`", path, pair[0], pair[1], pair[0])
 		}
 	}
 	return e
 }
 
-func (p *parser) schedule(path string, n *node) {
-	if n.kind != seqNode {
-		p.d.errorf(n.pos, "%s must be a list of `- cron: ...` entries, got %s", path, describe(n))
+func (p *parser) schedule(path string, n *yamlpos.Node) {
+	if n.Kind != yamlpos.Sequence {
+		p.d.Errorf(n.Pos, "%s must be a list of `- cron: ...` entries, got %s", path, yamlpos.Describe(n))
 		return
 	}
-	for _, item := range n.items {
-		cron := item.get("cron")
-		if item.kind != mapNode || cron == nil || cron.kind != scalarNode || len(strings.Fields(cron.value)) != 5 {
-			p.d.errorf(item.pos, "%s: each entry must be `- cron: '<minute> <hour> <day> <month> <weekday>'`", path)
+	for _, item := range n.Items {
+		cron := item.Get("cron")
+		if item.Kind != yamlpos.Mapping || cron == nil || cron.Kind != yamlpos.Scalar || len(strings.Fields(cron.Value)) != 5 {
+			p.d.Errorf(item.Pos, "%s: each entry must be `- cron: '<minute> <hour> <day> <month> <weekday>'`", path)
 		}
 	}
 }
 
 // stringList reads a string or a list of strings.
-func (p *parser) stringList(path string, n *node) []*node {
-	switch n.kind {
-	case scalarNode:
-		if n.isNull() {
+func (p *parser) stringList(path string, n *yamlpos.Node) []*yamlpos.Node {
+	switch n.Kind {
+	case yamlpos.Scalar:
+		if n.IsNull() {
 			return nil
 		}
-		return []*node{n}
-	case seqNode:
-		var out []*node
-		for _, item := range n.items {
-			if item.kind != scalarNode || item.isNull() {
-				p.d.errorf(item.pos, "%s: each entry must be a string, got %s", path, describe(item))
+		return []*yamlpos.Node{n}
+	case yamlpos.Sequence:
+		var out []*yamlpos.Node
+		for _, item := range n.Items {
+			if item.Kind != yamlpos.Scalar || item.IsNull() {
+				p.d.Errorf(item.Pos, "%s: each entry must be a string, got %s", path, yamlpos.Describe(item))
 				continue
 			}
 			out = append(out, item)
 		}
 		return out
 	}
-	p.d.errorf(n.pos, "%s must be a string or a list of strings, got %s", path, describe(n))
+	p.d.Errorf(n.Pos, "%s must be a string or a list of strings, got %s", path, yamlpos.Describe(n))
 	return nil
 }
 
-func (p *parser) patterns(path string, n *node) *patternList {
+func (p *parser) patterns(path string, n *yamlpos.Node) *patternList {
 	l := &patternList{key: path}
 	positive := false
 	for _, item := range p.stringList(path, n) {
-		fp, err := compileFilter(item.value)
+		fp, err := compileFilter(item.Value)
 		if err != nil {
-			p.d.errorf(item.pos, "%s: invalid pattern %q: %v", path, item.value, err)
+			p.d.Errorf(item.Pos, "%s: invalid pattern %q: %v", path, item.Value, err)
 			continue
 		}
 		positive = positive || !fp.neg
 		l.patterns = append(l.patterns, fp)
 	}
 	if len(l.patterns) > 0 && !positive && !strings.HasSuffix(path, "-ignore") {
-		p.d.errorf(n.pos, "%s has only negative patterns (starting with `!`), which match nothing; add a positive pattern such as '**' before them", path)
+		p.d.Errorf(n.Pos, "%s has only negative patterns (starting with `!`), which match nothing; add a positive pattern such as '**' before them", path)
 	}
 	return l
 }
 
-func (p *parser) types(path, event string, n *node) []string {
+func (p *parser) types(path, event string, n *yamlpos.Node) []string {
 	out := []string{}
 	for _, item := range p.stringList(path, n) {
-		if (event == "pull_request" || event == "pull_request_target") && !slices.Contains(pullRequestTypes, item.value) {
-			p.d.errorf(item.pos, "%s: unknown activity type %q; valid types are %s", path, item.value, strings.Join(pullRequestTypes, ", "))
+		if (event == "pull_request" || event == "pull_request_target") && !slices.Contains(pullRequestTypes, item.Value) {
+			p.d.Errorf(item.Pos, "%s: unknown activity type %q; valid types are %s", path, item.Value, strings.Join(pullRequestTypes, ", "))
 			continue
 		}
-		out = append(out, item.value)
+		out = append(out, item.Value)
 	}
 	return out
 }
 
 var dispatchInputKeys = keys{"description", "required", "default", "type", "options", "deprecationMessage"}
 
-func (p *parser) dispatchInputs(path string, n *node) []dispatchInput {
-	if n.isNull() {
+func (p *parser) dispatchInputs(path string, n *yamlpos.Node) []dispatchInput {
+	if n.IsNull() {
 		return nil
 	}
-	if n.kind != mapNode {
-		p.d.errorf(n.pos, "%s must be a mapping of input names to their settings, got %s", path, describe(n))
+	if n.Kind != yamlpos.Mapping {
+		p.d.Errorf(n.Pos, "%s must be a mapping of input names to their settings, got %s", path, yamlpos.Describe(n))
 		return nil
 	}
 	var out []dispatchInput
-	for _, kv := range n.pairs {
-		in := dispatchInput{name: kv.key.value, typ: "string"}
-		ipath := path + "." + kv.key.value
-		if kv.value.kind == mapNode {
-			for _, s := range kv.value.pairs {
-				switch s.key.value {
+	for _, kv := range n.Pairs {
+		in := dispatchInput{name: kv.Key.Value, typ: "string"}
+		ipath := path + "." + kv.Key.Value
+		if kv.Value.Kind == yamlpos.Mapping {
+			for _, s := range kv.Value.Pairs {
+				switch s.Key.Value {
 				case "type":
-					switch s.value.value {
+					switch s.Value.Value {
 					case "string", "boolean", "number", "choice", "environment":
-						in.typ = s.value.value
+						in.typ = s.Value.Value
 					default:
-						p.d.errorf(s.value.pos, "%s.type must be string, boolean, number, choice or environment, got %q", ipath, s.value.value)
+						p.d.Errorf(s.Value.Pos, "%s.type must be string, boolean, number, choice or environment, got %q", ipath, s.Value.Value)
 					}
 				case "default":
-					in.def = s.value
+					in.def = s.Value
 				case "description", "required", "options", "deprecationMessage":
 				default:
-					dispatchInputKeys.unknown(p.d, ipath, s.key)
+					dispatchInputKeys.unknown(p.d, ipath, s.Key)
 				}
 			}
-		} else if !kv.value.isNull() {
-			p.d.errorf(kv.value.pos, "%s must be a mapping (description, type, default...), got %s", ipath, describe(kv.value))
+		} else if !kv.Value.IsNull() {
+			p.d.Errorf(kv.Value.Pos, "%s must be a mapping (description, type, default...), got %s", ipath, yamlpos.Describe(kv.Value))
 		}
 		out = append(out, in)
 	}

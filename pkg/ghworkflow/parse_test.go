@@ -48,6 +48,7 @@ func TestParseErrors(t *testing.T) {
 		{"not a mapping", "- a\n", []string{"ci.yml:1:1: a workflow must be a mapping"}},
 		{"invalid YAML", "on: push\njobs: [\n", []string{"ci.yml:3:1: invalid YAML"}},
 		{"tab indentation", "on: push\njobs:\n\tj: {}\n", []string{"invalid YAML", "indent with spaces"}},
+		{"invalid UTF-8", "on: push\nname: \"a \xff\"\n", []string{"ci.yml:2:10: invalid YAML: the file is not valid UTF-8 here"}},
 		{"two documents", "on: push\n---\njobs: {}\n", []string{"ci.yml:2:1: a workflow file holds a single YAML document"}},
 		{"no on", "jobs:\n  j:\n    runs-on: x\n    steps: [{run: x}]\n", []string{"ci.yml:1:1: the workflow has no `on:`"}},
 		{"no jobs", "on: push\n", []string{"the workflow has no `jobs:`"}},

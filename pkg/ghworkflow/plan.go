@@ -256,7 +256,7 @@ func (pl *planner) dispatchInputs() map[string]any {
 	for _, in := range e.inputs {
 		text, set := "", false
 		if in.def != nil {
-			text, set = scalarText(in.def), !in.def.isNull()
+			text, set = scalarText(in.def), !in.def.IsNull()
 		}
 		for _, v := range pl.in.Variables {
 			if v.Key == in.name {
@@ -313,7 +313,7 @@ func (pl *planner) plan(j *job) {
 		var merr *matrixError
 		combos, merr = pl.w.expandMatrix(j.path+".strategy.matrix", s.matrix, ctx)
 		if merr != nil {
-			pl.d.errorf(merr.pos, "%s", merr.msg)
+			pl.d.Errorf(merr.pos, "%s", merr.msg)
 			return
 		}
 		sc := &scope{ctx: ctx}
@@ -326,14 +326,14 @@ func (pl *planner) plan(j *job) {
 		if s.maxParallel != nil {
 			if n, ok := pl.number(j.path+".strategy.max-parallel", s.maxParallel, sc); ok {
 				if n < 1 {
-					pl.d.errorf(s.maxParallel.n.pos, "%s.strategy.max-parallel must be at least 1", j.path)
+					pl.d.Errorf(s.maxParallel.n.Pos, "%s.strategy.max-parallel must be at least 1", j.path)
 				}
 				maxParallel = int(n)
 			}
 		}
 	}
 	if pl.count += len(combos); pl.count > maxPlanJobs {
-		pl.d.errorf(j.pos, "%s: the plan has more than %d jobs", j.path, maxPlanJobs)
+		pl.d.Errorf(j.pos, "%s: the plan has more than %d jobs", j.path, maxPlanJobs)
 		return
 	}
 	for i, c := range combos {
@@ -421,7 +421,7 @@ func (pl *planner) decide(j *job) (string, bool) {
 		}
 		v, err := x.Eval(ctx)
 		if err != nil {
-			pl.d.errorf(cond.n.pos, "%s.if: `%s`: %v", j.path, strings.TrimSpace(cond.n.value), unwrapEval(err))
+			pl.d.Errorf(cond.n.Pos, "%s.if: `%s`: %v", j.path, strings.TrimSpace(cond.n.Value), unwrapEval(err))
 			return false, false
 		}
 		return actions.Truthy(v), true
@@ -460,8 +460,8 @@ func (pl *planner) decide(j *job) (string, bool) {
 			continue
 		}
 		if v != onFailure {
-			pl.d.errorf(cond.n.pos, "%s.if: `%s` depends on which needed job fails (it is %t when %s fail and %t when %s fail); Gantry decides before the run whether a job runs when all its needs succeed or when one fails: simplify the condition, for example with failure() or always()",
-				j.path, strings.TrimSpace(cond.n.value), onFailure, strings.Join(subsets[0], ", "), v, strings.Join(s, ", "))
+			pl.d.Errorf(cond.n.Pos, "%s.if: `%s` depends on which needed job fails (it is %t when %s fail and %t when %s fail); Gantry decides before the run whether a job runs when all its needs succeed or when one fails: simplify the condition, for example with failure() or always()",
+				j.path, strings.TrimSpace(cond.n.Value), onFailure, strings.Join(subsets[0], ", "), v, strings.Join(s, ", "))
 			return "", false
 		}
 	}
@@ -505,8 +505,8 @@ func (pl *planner) ancestorSkipped(j *job) bool {
 // which the expression package cannot express, so the cancelled status
 // stands in with cancelled() read as false.
 func skippedCondition(c *condition) *actions.Expr {
-	src := c.n.value
-	if c.n.tag != "!!str" {
+	src := c.n.Value
+	if c.n.Tag != "!!str" {
 		return c.x
 	}
 	x, err := actions.ParseIf(cancelledCall.ReplaceAllString(src, "false"))
@@ -543,13 +543,13 @@ func (pl *planner) text(path string, t *tmpl, sc *scope) (string, bool) {
 			return "", false
 		}
 		if t.whole() != nil && (v.Kind() == actions.KindArray || v.Kind() == actions.KindObject) {
-			pl.d.errorf(pl.w.src.posIn(t.n, part.off), "%s: `%s` gives %s where text is expected; use toJSON() to turn it into text", path, part.text, strings.ToLower(v.Kind().String()))
+			pl.d.Errorf(pl.w.src.posIn(t.n, part.off), "%s: `%s` gives %s where text is expected; use toJSON() to turn it into text", path, part.text, strings.ToLower(v.Kind().String()))
 			return "", false
 		}
 		b.WriteString(v.String())
 	}
 	if pl.budget -= b.Len(); pl.budget < 0 {
-		pl.d.errorf(t.n.pos, "%s: the plan is too big: its expressions give more than %d MiB of text", path, maxScriptBudget>>20)
+		pl.d.Errorf(t.n.Pos, "%s: the plan is too big: its expressions give more than %d MiB of text", path, maxScriptBudget>>20)
 		return "", false
 	}
 	return b.String(), true
@@ -587,7 +587,7 @@ func (pl *planner) boolean(path string, t *tmpl, sc *scope) (bool, bool) {
 			return false, true
 		}
 	}
-	pl.d.errorf(t.n.pos, "%s must be true or false, got %s", path, displayValue(v))
+	pl.d.Errorf(t.n.Pos, "%s must be true or false, got %s", path, displayValue(v))
 	return false, false
 }
 
@@ -604,7 +604,7 @@ func (pl *planner) number(path string, t *tmpl, sc *scope) (float64, bool) {
 			return f, true
 		}
 	}
-	pl.d.errorf(t.n.pos, "%s must be a number, got %q", path, displayValue(v))
+	pl.d.Errorf(t.n.Pos, "%s must be a number, got %q", path, displayValue(v))
 	return 0, false
 }
 
@@ -613,22 +613,22 @@ func (pl *planner) eval(path string, t *tmpl, part *tpart, sc *scope) (actions.V
 	pos := func() pipeline.Pos { return pl.w.src.posIn(t.n, part.off) }
 	for _, r := range part.refs {
 		if id, ok := unknownNeed(sc.ctx, r, pl.w); ok {
-			pl.d.errorf(pos(), "%s: `%s`: the result of %s is not supported here: Gantry does not tell a job how the jobs it needs ended, and this one may run after one of them failed (its if: uses a status function)", path, part.text, id)
+			pl.d.Errorf(pos(), "%s: `%s`: the result of %s is not supported here: Gantry does not tell a job how the jobs it needs ended, and this one may run after one of them failed (its if: uses a status function)", path, part.text, id)
 			return actions.Value{}, false
 		}
 		if sc.rt != nil {
 			if _, runtime, err := sc.rt.classify(r); err != nil {
-				pl.d.errorf(pos(), "%s: `%s`: %v", path, part.text, err)
+				pl.d.Errorf(pos(), "%s: `%s`: %v", path, part.text, err)
 				return actions.Value{}, false
 			} else if runtime {
-				pl.d.errorf(pos(), "%s: `%s` reads %s, which Gantry knows only while the job runs; it is not supported here", path, part.text, r)
+				pl.d.Errorf(pos(), "%s: `%s` reads %s, which Gantry knows only while the job runs; it is not supported here", path, part.text, r)
 				return actions.Value{}, false
 			}
 		}
 	}
 	v, err := part.x.Eval(sc.ctx)
 	if err != nil {
-		pl.d.errorf(pos(), "%s: `%s`: %v", path, part.text, unwrapEval(err))
+		pl.d.Errorf(pos(), "%s: `%s`: %v", path, part.text, unwrapEval(err))
 		return actions.Value{}, false
 	}
 	return v, true

@@ -198,7 +198,7 @@ func (pl *planner) piecesReport(path string, t *tmpl, sc *scope, report bool) ([
 			ref, isRT, err := sc.rt.classify(r)
 			if err != nil {
 				if report {
-					pl.d.errorf(pos(), "%s: `%s`: %v", path, part.text, err)
+					pl.d.Errorf(pos(), "%s: `%s`: %v", path, part.text, err)
 				}
 				return nil, false
 			}
@@ -210,13 +210,13 @@ func (pl *planner) piecesReport(path string, t *tmpl, sc *scope, report bool) ([
 			v, err := part.x.Eval(sc.ctx)
 			if err != nil {
 				if report {
-					pl.d.errorf(pos(), "%s: `%s`: %v", path, part.text, unwrapEval(err))
+					pl.d.Errorf(pos(), "%s: `%s`: %v", path, part.text, unwrapEval(err))
 				}
 				return nil, false
 			}
 			if t.whole() != nil && (v.Kind() == actions.KindArray || v.Kind() == actions.KindObject) {
 				if report {
-					pl.d.errorf(pos(), "%s: `%s` gives %s where text is expected; use toJSON() to turn it into text", path, part.text, strings.ToLower(v.Kind().String()))
+					pl.d.Errorf(pos(), "%s: `%s` gives %s where text is expected; use toJSON() to turn it into text", path, part.text, strings.ToLower(v.Kind().String()))
 				}
 				return nil, false
 			}
@@ -225,7 +225,7 @@ func (pl *planner) piecesReport(path string, t *tmpl, sc *scope, report bool) ([
 		}
 		if len(runtime) > 1 || !barePath.MatchString(part.text) {
 			if report {
-				pl.d.errorf(pos(), "%s: `%s` computes with %s, which Gantry knows only while the job runs: such a value must be the whole expression, as in ${{ %s }}; move the rest into the script", path, part.text, culprit, culprit)
+				pl.d.Errorf(pos(), "%s: `%s` computes with %s, which Gantry knows only while the job runs: such a value must be the whole expression, as in ${{ %s }}; move the rest into the script", path, part.text, culprit, culprit)
 			}
 			return nil, false
 		}
@@ -239,7 +239,7 @@ func (pl *planner) piecesReport(path string, t *tmpl, sc *scope, report bool) ([
 			n += len(p.lit)
 		}
 		if pl.budget -= n; pl.budget < 0 {
-			pl.d.errorf(t.n.pos, "%s: the plan is too big: its expressions give more than %d MiB of text", path, maxScriptBudget>>20)
+			pl.d.Errorf(t.n.Pos, "%s: the plan is too big: its expressions give more than %d MiB of text", path, maxScriptBudget>>20)
 			return nil, false
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/pkg/expr/actions"
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // ctxSet is a set of expression contexts: the ones GitHub makes available
@@ -74,7 +75,7 @@ const (
 
 // tmpl is a workflow string that may hold ${{ }} expressions, parsed once.
 type tmpl struct {
-	n *node
+	n *yamlpos.Node
 	// parts are the literal text and expressions in order; nil when the
 	// string holds no expression.
 	parts []tpart
@@ -114,21 +115,21 @@ func (t *tmpl) refs() []string {
 // template parses scalar n, at path, as a string that may hold ${{ }}
 // expressions using the contexts of avail. Problems are recorded; the
 // result is nil when n is not a scalar.
-func (p *parser) template(path string, n *node, avail ctxSet) *tmpl {
+func (p *parser) template(path string, n *yamlpos.Node, avail ctxSet) *tmpl {
 	if n == nil {
 		return nil
 	}
-	if n.kind != scalarNode {
-		p.d.errorf(n.pos, "%s must be a string, got %s", path, describe(n))
+	if n.Kind != yamlpos.Scalar {
+		p.d.Errorf(n.Pos, "%s must be a string, got %s", path, yamlpos.Describe(n))
 		return nil
 	}
 	t := &tmpl{n: n}
-	s := n.value
+	s := n.Value
 	if !strings.Contains(s, "${{") {
 		return t
 	}
 	if len(s) > actions.MaxTemplateLength {
-		p.d.errorf(n.pos, "%s is %d bytes long, more than the %d an expression string may have", path, len(s), actions.MaxTemplateLength)
+		p.d.Errorf(n.Pos, "%s is %d bytes long, more than the %d an expression string may have", path, len(s), actions.MaxTemplateLength)
 		return nil
 	}
 	t.parts = []tpart{}
@@ -144,12 +145,12 @@ func (p *parser) template(path string, n *node, avail ctxSet) *tmpl {
 		}
 		end := closingBraces(s, start+3)
 		if end < 0 {
-			p.d.errorf(p.src.posIn(n, start), "%s: the expression is not closed: found '${{' without a matching '}}'", path)
+			p.d.Errorf(p.src.posIn(n, start), "%s: the expression is not closed: found '${{' without a matching '}}'", path)
 			return nil
 		}
 		text := strings.TrimSpace(s[start+3 : end-1])
 		if text == "" {
-			p.d.errorf(p.src.posIn(n, start), "%s: expected an expression between '${{' and '}}'", path)
+			p.d.Errorf(p.src.posIn(n, start), "%s: expected an expression between '${{' and '}}'", path)
 			return nil
 		}
 		x, err := actions.Parse(text)
@@ -183,18 +184,18 @@ func closingBraces(s string, i int) int {
 }
 
 // exprError records a syntax error of the expression whose ${{ is at off.
-func (p *parser) exprError(path string, n *node, off int, text string, err error) {
+func (p *parser) exprError(path string, n *yamlpos.Node, off int, text string, err error) {
 	// The error's own column counts from the start of the expression.
-	p.d.errorf(p.src.posIn(n, off), "%s: invalid expression `%s`: %v", path, text, err)
+	p.d.Errorf(p.src.posIn(n, off), "%s: invalid expression `%s`: %v", path, text, err)
 }
 
 // checkContexts reports the contexts an expression reads that GitHub does
 // not make available at this place, and the ones Gantry cannot provide.
-func (p *parser) checkContexts(path string, n *node, off int, text string, refs []string, avail ctxSet) bool {
+func (p *parser) checkContexts(path string, n *yamlpos.Node, off int, text string, refs []string, avail ctxSet) bool {
 	ok := true
 	for _, r := range refs {
 		if lr := strings.ToLower(r); lr == "secrets.github_token" || lr == "github.token" {
-			p.d.warnf(p.src.posIn(n, off), "%s: `%s`: GITHUB_TOKEN is not available: Gantry issues no token for the GitHub API, so %s is empty unless the run is given a secret named GITHUB_TOKEN", path, text, r)
+			p.d.Warnf(p.src.posIn(n, off), "%s: `%s`: GITHUB_TOKEN is not available: Gantry issues no token for the GitHub API, so %s is empty unless the run is given a secret named GITHUB_TOKEN", path, text, r)
 		}
 		name, rest, _ := strings.Cut(r, ".")
 		name, _, _ = strings.Cut(name, "[")
@@ -207,13 +208,13 @@ func (p *parser) checkContexts(path string, n *node, off int, text string, refs 
 			if c == cMatrix && avail == availJobIf {
 				msg += "; GitHub evaluates a job's if: before expanding its matrix: test matrix values in the steps' if: instead"
 			}
-			p.d.errorf(p.src.posIn(n, off), "%s", msg)
+			p.d.Errorf(p.src.posIn(n, off), "%s", msg)
 			ok = false
 		case c == cNeeds && strings.Contains(rest, ".outputs") || c == cNeeds && strings.HasSuffix(rest, "outputs"):
-			p.d.errorf(p.src.posIn(n, off), "%s: `%s` reads needs.*.outputs, which is not supported: Gantry does not pass job outputs between jobs yet; share values through artifacts (actions/upload-artifact and actions/download-artifact)", path, text)
+			p.d.Errorf(p.src.posIn(n, off), "%s: `%s` reads needs.*.outputs, which is not supported: Gantry does not pass job outputs between jobs yet; share values through artifacts (actions/upload-artifact and actions/download-artifact)", path, text)
 			ok = false
 		case c == cJobs:
-			p.d.errorf(p.src.posIn(n, off), "%s: `%s` reads the jobs context, which only reusable workflows have; Gantry does not run reusable workflows", path, text)
+			p.d.Errorf(p.src.posIn(n, off), "%s: `%s` reads the jobs context, which only reusable workflows have; Gantry does not run reusable workflows", path, text)
 			ok = false
 		}
 	}
@@ -222,31 +223,31 @@ func (p *parser) checkContexts(path string, n *node, off int, text string, refs 
 
 // condition is a parsed if: key.
 type condition struct {
-	n    *node
+	n    *yamlpos.Node
 	x    *actions.Expr
 	refs []string
 }
 
 // condition parses an if: value using the contexts of avail.
-func (p *parser) condition(path string, n *node, avail ctxSet) *condition {
+func (p *parser) condition(path string, n *yamlpos.Node, avail ctxSet) *condition {
 	if n == nil {
 		return nil
 	}
-	if n.kind != scalarNode {
-		p.d.errorf(n.pos, "%s must be an expression, got %s", path, describe(n))
+	if n.Kind != yamlpos.Scalar {
+		p.d.Errorf(n.Pos, "%s must be an expression, got %s", path, yamlpos.Describe(n))
 		return nil
 	}
-	src := n.value
-	if n.tag == "!!bool" || n.tag == "!!int" || n.tag == "!!float" {
+	src := n.Value
+	if n.Tag == "!!bool" || n.Tag == "!!int" || n.Tag == "!!float" {
 		src = scalarText(n)
 	}
 	x, err := actions.ParseIf(src)
 	if err != nil {
-		p.d.errorf(n.pos, "%s: invalid expression `%s`: %v", path, strings.TrimSpace(n.value), err)
+		p.d.Errorf(n.Pos, "%s: invalid expression `%s`: %v", path, strings.TrimSpace(n.Value), err)
 		return nil
 	}
 	refs := actions.References(x)
-	if !p.checkContexts(path, n, 0, strings.TrimSpace(n.value), refs, avail) {
+	if !p.checkContexts(path, n, 0, strings.TrimSpace(n.Value), refs, avail) {
 		return nil
 	}
 	return &condition{n: n, x: x, refs: refs}
@@ -254,8 +255,8 @@ func (p *parser) condition(path string, n *node, avail ctxSet) *condition {
 
 // scalarText is a scalar as GitHub reads it as text: numbers are parsed
 // and printed back (1.20 is "1.2", as in GitHub), null is "".
-func scalarText(n *node) string {
-	switch n.tag {
+func scalarText(n *yamlpos.Node) string {
+	switch n.Tag {
 	case "!!null":
 		return ""
 	case "!!int", "!!float":
@@ -263,13 +264,13 @@ func scalarText(n *node) string {
 			return formatNumber(f)
 		}
 	}
-	return n.value
+	return n.Value
 }
 
 // parseYAMLNumber reads a YAML 1.2 number.
-func parseYAMLNumber(n *node) (float64, bool) {
-	v := strings.ReplaceAll(n.value, "_", "")
-	if n.tag == "!!int" {
+func parseYAMLNumber(n *yamlpos.Node) (float64, bool) {
+	v := strings.ReplaceAll(n.Value, "_", "")
+	if n.Tag == "!!int" {
 		if i, err := strconv.ParseInt(v, 0, 64); err == nil {
 			return float64(i), true
 		}
@@ -312,32 +313,32 @@ func formatNumber(f float64) string {
 
 // nodeValue converts YAML to the plain Go data an expression context
 // holds: nil, bool, float64, string, []any and map[string]any.
-func nodeValue(n *node) any {
-	switch n.kind {
-	case seqNode:
-		out := make([]any, len(n.items))
-		for i, c := range n.items {
+func nodeValue(n *yamlpos.Node) any {
+	switch n.Kind {
+	case yamlpos.Sequence:
+		out := make([]any, len(n.Items))
+		for i, c := range n.Items {
 			out[i] = nodeValue(c)
 		}
 		return out
-	case mapNode:
-		out := make(map[string]any, len(n.pairs))
-		for _, p := range n.pairs {
-			out[p.key.value] = nodeValue(p.value)
+	case yamlpos.Mapping:
+		out := make(map[string]any, len(n.Pairs))
+		for _, p := range n.Pairs {
+			out[p.Key.Value] = nodeValue(p.Value)
 		}
 		return out
 	}
-	switch n.tag {
+	switch n.Tag {
 	case "!!null":
 		return nil
 	case "!!bool":
-		return n.value == "true" || n.value == "True" || n.value == "TRUE"
+		return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
 	case "!!int", "!!float":
 		if f, ok := parseYAMLNumber(n); ok {
 			return f
 		}
 	}
-	return n.value
+	return n.Value
 }
 
 // barePath matches an expression that is only a context path, such as

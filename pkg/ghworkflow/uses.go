@@ -20,7 +20,7 @@ func (b *builder) checkout(s *step, sc *scope) bool {
 	}
 	own, _ := b.pl.github["repository"].(string)
 	if repo != "" && !strings.EqualFold(repo, own) {
-		b.pl.d.errorf(t.n.pos, "%s.with.repository: checking out another repository (%s) is not supported: Gantry runs the job on the submitted source only", s.path, repo)
+		b.pl.d.Errorf(t.n.Pos, "%s.with.repository: checking out another repository (%s) is not supported: Gantry runs the job on the submitted source only", s.path, repo)
 		return false
 	}
 	return true
@@ -47,29 +47,29 @@ func (b *builder) upload(body *strings.Builder, s *step, sc *scope) bool {
 	}
 	pos := s.pos
 	if t := a.input("name"); t != nil {
-		pos = t.n.pos
+		pos = t.n.Pos
 	}
 	if err := validArtifactName(name); err != nil {
-		pl.d.errorf(pos, "%s.with.name: %v", s.path, err)
+		pl.d.Errorf(pos, "%s.with.name: %v", s.path, err)
 		return false
 	}
 	if slices.Contains(b.uploads, name) {
-		pl.d.errorf(pos, "%s.with.name: the job already uploads an artifact named %q; GitHub refuses to upload the same name twice", s.path, name)
+		pl.d.Errorf(pos, "%s.with.name: the job already uploads an artifact named %q; GitHub refuses to upload the same name twice", s.path, name)
 		return false
 	}
 	if !slices.Contains([]string{"warn", "error", "ignore"}, mode) {
-		pl.d.errorf(s.pos, "%s.with.if-no-files-found must be warn, error or ignore, got %q", s.path, mode)
+		pl.d.Errorf(s.pos, "%s.with.if-no-files-found must be warn, error or ignore, got %q", s.path, mode)
 		return false
 	}
 	up, err := planUpload(strings.Split(paths, "\n"), hidden == "true")
 	if err != nil {
-		pl.d.errorf(a.input("path").n.pos, "%s.with.path: %v", s.path, err)
+		pl.d.Errorf(a.input("path").n.Pos, "%s.with.path: %v", s.path, err)
 		return false
 	}
 	if days != "" {
 		var d int
 		if _, err := fmt.Sscan(days, &d); err != nil || d < 1 {
-			pl.d.errorf(s.pos, "%s.with.retention-days must be a number of days, got %q", s.path, days)
+			pl.d.Errorf(s.pos, "%s.with.retention-days must be a number of days, got %q", s.path, days)
 			return false
 		}
 		b.retention = max(b.retention, d)
@@ -105,7 +105,7 @@ func (b *builder) download(body *strings.Builder, s *step, sc *scope) bool {
 	if name == "" && pattern != "" {
 		fp, err := compileFilter(pattern)
 		if err != nil {
-			pl.d.errorf(a.input("pattern").n.pos, "%s.with.pattern: invalid pattern %q: %v", s.path, pattern, err)
+			pl.d.Errorf(a.input("pattern").n.Pos, "%s.with.pattern: invalid pattern %q: %v", s.path, pattern, err)
 			return false
 		}
 		d.pattern = fp

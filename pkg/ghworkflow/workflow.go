@@ -10,6 +10,7 @@ import (
 	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/gantry-ci/gantry/pkg/pipeline"
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // Workflow is a parsed and validated GitHub Actions workflow. It is
@@ -28,7 +29,7 @@ type Workflow struct {
 	src      *source
 	// dyn holds the templates found inside values that are evaluated as
 	// data (matrix vectors and entries), by node.
-	dyn map[*node]*tmpl
+	dyn map[*yamlpos.Node]*tmpl
 }
 
 // Name returns the workflow's `name:`, or "" when it has none.
@@ -51,7 +52,7 @@ type envVar struct {
 
 // runDefaults is `defaults.run`.
 type runDefaults struct {
-	shell      *node
+	shell      *yamlpos.Node
 	workingDir *tmpl
 }
 
@@ -133,7 +134,7 @@ func Parse(file string, data []byte) (w *Workflow, err error) {
 	}()
 	w = p.parse(data)
 	if w == nil && !p.d.failed() {
-		p.d.errorf(pipeline.Pos{File: file, Line: 1, Column: 1}, "internal error: the workflow could not be read")
+		p.d.Errorf(pipeline.Pos{File: file, Line: 1, Column: 1}, "internal error: the workflow could not be read")
 	}
 	if p.d.failed() {
 		return nil, p.d.sortedErrors()
@@ -154,31 +155,31 @@ type parser struct {
 func (p *parser) parse(data []byte) *Workflow {
 	start := pipeline.Pos{File: p.file, Line: 1, Column: 1}
 	if len(data) > maxFileBytes {
-		p.d.errorf(start, "%s is too big: %d bytes, at most %d are allowed", p.file, len(data), maxFileBytes)
+		p.d.Errorf(start, "%s is too big: %d bytes, at most %d are allowed", p.file, len(data), maxFileBytes)
 		return nil
 	}
 	root := loadYAML(p.file, data, p.d)
 	switch {
 	case root == nil || p.d.failed():
 		return nil
-	case root.isNull():
-		p.d.errorf(start, "the workflow is empty: it needs `on:` and `jobs:`")
+	case root.IsNull():
+		p.d.Errorf(start, "the workflow is empty: it needs `on:` and `jobs:`")
 		return nil
-	case root.kind != mapNode:
-		p.d.errorf(root.pos, "a workflow must be a mapping with `on:` and `jobs:`, got %s", describe(root))
+	case root.Kind != yamlpos.Mapping:
+		p.d.Errorf(root.Pos, "a workflow must be a mapping with `on:` and `jobs:`, got %s", yamlpos.Describe(root))
 		return nil
-	case !checkSize(root, p.d):
+	case !yamlpos.NewSizer(yamlLimits).Check(root, p.d, "workflow"):
 		return nil
 	}
-	w := &Workflow{file: p.file, byID: map[string]*job{}, src: p.src, dyn: map[*node]*tmpl{}}
+	w := &Workflow{file: p.file, byID: map[string]*job{}, src: p.src, dyn: map[*yamlpos.Node]*tmpl{}}
 	p.w = w
-	var onNode, jobsNode *node
-	for _, kv := range root.pairs {
-		k, v := kv.key, kv.value
-		switch k.value {
+	var onNode, jobsNode *yamlpos.Node
+	for _, kv := range root.Pairs {
+		k, v := kv.Key, kv.Value
+		switch k.Value {
 		case "name":
-			if v.kind != scalarNode {
-				p.d.errorf(v.pos, "name must be a string, got %s", describe(v))
+			if v.Kind != yamlpos.Scalar {
+				p.d.Errorf(v.Pos, "name must be a string, got %s", yamlpos.Describe(v))
 			} else {
 				w.name = scalarText(v)
 			}
@@ -187,8 +188,8 @@ func (p *parser) parse(data []byte) *Workflow {
 		case "on":
 			onNode = v
 		case "true":
-			if k.tag == "!!bool" {
-				p.d.warnf(k.pos, "`true:` is read as `on:` (YAML 1.1 tools write `on` as true); write `on:`")
+			if k.Tag == "!!bool" {
+				p.d.Warnf(k.Pos, "`true:` is read as `on:` (YAML 1.1 tools write `on` as true); write `on:`")
 				onNode = v
 			} else {
 				topKeys.unknown(p.d, "the workflow", k)
@@ -201,24 +202,24 @@ func (p *parser) parse(data []byte) *Workflow {
 			p.permissions("permissions", k, v)
 		case "concurrency":
 			p.template("concurrency", groupNode(v), availRunName)
-			p.d.warnf(k.pos, "concurrency: workflow-level concurrency is ignored: Gantry does not limit or cancel whole runs; set `concurrency:` on jobs to serialise them")
+			p.d.Warnf(k.Pos, "concurrency: workflow-level concurrency is ignored: Gantry does not limit or cancel whole runs; set `concurrency:` on jobs to serialise them")
 		case "jobs":
 			jobsNode = v
 		default:
-			if slices.Contains(gitlabOnlyKeys, k.value) {
-				p.d.errorf(k.pos, "the workflow: unknown key `%s`: this looks like a GitLab CI file, not a GitHub Actions workflow (valid keys: %s)", k.value, strings.Join(topKeys, ", "))
+			if slices.Contains(gitlabOnlyKeys, k.Value) {
+				p.d.Errorf(k.Pos, "the workflow: unknown key `%s`: this looks like a GitLab CI file, not a GitHub Actions workflow (valid keys: %s)", k.Value, strings.Join(topKeys, ", "))
 				continue
 			}
 			topKeys.unknown(p.d, "the workflow", k)
 		}
 	}
 	if onNode == nil {
-		p.d.errorf(root.pos, "the workflow has no `on:`: say which events run it, for example `on: [push, pull_request]`")
+		p.d.Errorf(root.Pos, "the workflow has no `on:`: say which events run it, for example `on: [push, pull_request]`")
 	} else {
 		w.on = p.triggers(onNode)
 	}
 	if jobsNode == nil {
-		p.d.errorf(root.pos, "the workflow has no `jobs:`")
+		p.d.Errorf(root.Pos, "the workflow has no `jobs:`")
 	} else {
 		p.jobs(jobsNode)
 	}
@@ -230,47 +231,47 @@ func (p *parser) parse(data []byte) *Workflow {
 
 // groupNode returns the node holding a concurrency group: the value
 // itself, or its `group:`.
-func groupNode(n *node) *node {
-	if n.kind == mapNode {
-		return n.get("group")
+func groupNode(n *yamlpos.Node) *yamlpos.Node {
+	if n.Kind == yamlpos.Mapping {
+		return n.Get("group")
 	}
 	return n
 }
 
 // env reads an `env:` mapping.
-func (p *parser) env(path string, n *node, avail ctxSet) []envVar {
-	if n.isNull() {
+func (p *parser) env(path string, n *yamlpos.Node, avail ctxSet) []envVar {
+	if n.IsNull() {
 		return nil
 	}
-	if n.kind != mapNode {
-		if n.kind == scalarNode && strings.Contains(n.value, "${{") {
-			p.d.errorf(n.pos, "%s: an expression that gives the whole env mapping is not supported; list the variables", path)
+	if n.Kind != yamlpos.Mapping {
+		if n.Kind == yamlpos.Scalar && strings.Contains(n.Value, "${{") {
+			p.d.Errorf(n.Pos, "%s: an expression that gives the whole env mapping is not supported; list the variables", path)
 			return nil
 		}
-		p.d.errorf(n.pos, "%s must be a mapping of variable names to values, got %s", path, describe(n))
+		p.d.Errorf(n.Pos, "%s must be a mapping of variable names to values, got %s", path, yamlpos.Describe(n))
 		return nil
 	}
 	var out []envVar
-	for _, kv := range n.pairs {
-		k, v := kv.key, kv.value
-		vpath := path + "." + k.value
-		if v.kind != scalarNode {
-			p.d.errorf(v.pos, "%s must be a string, a number or a boolean, got %s", vpath, describe(v))
+	for _, kv := range n.Pairs {
+		k, v := kv.Key, kv.Value
+		vpath := path + "." + k.Value
+		if v.Kind != yamlpos.Scalar {
+			p.d.Errorf(v.Pos, "%s must be a string, a number or a boolean, got %s", vpath, yamlpos.Describe(v))
 			continue
 		}
-		if k.value == "" {
-			p.d.errorf(k.pos, "%s: a variable name must not be empty", path)
+		if k.Value == "" {
+			p.d.Errorf(k.Pos, "%s: a variable name must not be empty", path)
 			continue
 		}
-		if defaultVariables[k.value] {
-			p.d.warnf(k.pos, "%s: %s is a default variable, which GitHub does not let workflows set; it is ignored", path, k.value)
+		if defaultVariables[k.Value] {
+			p.d.Warnf(k.Pos, "%s: %s is a default variable, which GitHub does not let workflows set; it is ignored", path, k.Value)
 			continue
 		}
-		if !validEnvName(k.value) {
-			p.d.warnf(k.pos, "%s: %q is not a valid shell variable name, so Gantry cannot set it in the environment; it is only in the env context", path, k.value)
+		if !validEnvName(k.Value) {
+			p.d.Warnf(k.Pos, "%s: %q is not a valid shell variable name, so Gantry cannot set it in the environment; it is only in the env context", path, k.Value)
 		}
 		if t := p.template(vpath, v, avail); t != nil {
-			out = append(out, envVar{key: k.value, pos: k.pos, value: t})
+			out = append(out, envVar{key: k.Value, pos: k.Pos, value: t})
 		}
 	}
 	return out
@@ -297,35 +298,35 @@ var runDefaultsKeys = keys{"shell", "working-directory"}
 
 // defaults reads `defaults:`; avail is 0 at the workflow level, where
 // GitHub allows no expressions.
-func (p *parser) defaults(path string, n *node, avail ctxSet) runDefaults {
+func (p *parser) defaults(path string, n *yamlpos.Node, avail ctxSet) runDefaults {
 	var out runDefaults
-	if n.isNull() {
+	if n.IsNull() {
 		return out
 	}
-	if n.kind != mapNode {
-		p.d.errorf(n.pos, "%s must be a mapping with `run:`, got %s", path, describe(n))
+	if n.Kind != yamlpos.Mapping {
+		p.d.Errorf(n.Pos, "%s must be a mapping with `run:`, got %s", path, yamlpos.Describe(n))
 		return out
 	}
-	for _, kv := range n.pairs {
-		if kv.key.value != "run" {
-			defaultsKeys.unknown(p.d, path, kv.key)
+	for _, kv := range n.Pairs {
+		if kv.Key.Value != "run" {
+			defaultsKeys.unknown(p.d, path, kv.Key)
 			continue
 		}
-		run := kv.value
-		if run.kind != mapNode {
-			p.d.errorf(run.pos, "%s.run must be a mapping with `shell:` and `working-directory:`, got %s", path, describe(run))
+		run := kv.Value
+		if run.Kind != yamlpos.Mapping {
+			p.d.Errorf(run.Pos, "%s.run must be a mapping with `shell:` and `working-directory:`, got %s", path, yamlpos.Describe(run))
 			continue
 		}
-		for _, rkv := range run.pairs {
-			switch rkv.key.value {
+		for _, rkv := range run.Pairs {
+			switch rkv.Key.Value {
 			case "shell":
-				if p.shell(path+".run.shell", rkv.value) != nil {
-					out.shell = rkv.value
+				if p.shell(path+".run.shell", rkv.Value) != nil {
+					out.shell = rkv.Value
 				}
 			case "working-directory":
-				out.workingDir = p.plainOrTemplate(path+".run.working-directory", rkv.value, avail)
+				out.workingDir = p.plainOrTemplate(path+".run.working-directory", rkv.Value, avail)
 			default:
-				runDefaultsKeys.unknown(p.d, path+".run", rkv.key)
+				runDefaultsKeys.unknown(p.d, path+".run", rkv.Key)
 			}
 		}
 	}
@@ -334,9 +335,9 @@ func (p *parser) defaults(path string, n *node, avail ctxSet) runDefaults {
 
 // plainOrTemplate parses a string that may use expressions only when
 // avail is not 0.
-func (p *parser) plainOrTemplate(path string, n *node, avail ctxSet) *tmpl {
-	if avail == 0 && n.kind == scalarNode && strings.Contains(n.value, "${{") {
-		p.d.errorf(n.pos, "%s: expressions are not allowed here", path)
+func (p *parser) plainOrTemplate(path string, n *yamlpos.Node, avail ctxSet) *tmpl {
+	if avail == 0 && n.Kind == yamlpos.Scalar && strings.Contains(n.Value, "${{") {
+		p.d.Errorf(n.Pos, "%s: expressions are not allowed here", path)
 		return nil
 	}
 	return p.template(path, n, avail)
@@ -344,27 +345,27 @@ func (p *parser) plainOrTemplate(path string, n *node, avail ctxSet) *tmpl {
 
 // permissions accepts `permissions:` with a warning: Gantry issues no
 // GITHUB_TOKEN, so there is nothing to restrict.
-func (p *parser) permissions(path string, k, v *node) {
-	switch v.kind {
-	case scalarNode:
-		switch v.value {
+func (p *parser) permissions(path string, k, v *yamlpos.Node) {
+	switch v.Kind {
+	case yamlpos.Scalar:
+		switch v.Value {
 		case "read-all", "write-all", "":
 		default:
-			p.d.errorf(v.pos, "%s must be read-all, write-all or a mapping of scopes, got %q", path, v.value)
+			p.d.Errorf(v.Pos, "%s must be read-all, write-all or a mapping of scopes, got %q", path, v.Value)
 			return
 		}
-	case mapNode:
-		for _, kv := range v.pairs {
-			switch kv.value.value {
+	case yamlpos.Mapping:
+		for _, kv := range v.Pairs {
+			switch kv.Value.Value {
 			case "read", "write", "none":
 			default:
-				p.d.errorf(kv.value.pos, "%s.%s must be read, write or none, got %q", path, kv.key.value, kv.value.value)
+				p.d.Errorf(kv.Value.Pos, "%s.%s must be read, write or none, got %q", path, kv.Key.Value, kv.Value.Value)
 				return
 			}
 		}
 	default:
-		p.d.errorf(v.pos, "%s must be read-all, write-all or a mapping of scopes, got %s", path, describe(v))
+		p.d.Errorf(v.Pos, "%s must be read-all, write-all or a mapping of scopes, got %s", path, yamlpos.Describe(v))
 		return
 	}
-	p.d.warnf(k.pos, "%s is ignored: Gantry issues no GITHUB_TOKEN whose permissions it would set", path)
+	p.d.Warnf(k.Pos, "%s is ignored: Gantry issues no GITHUB_TOKEN whose permissions it would set", path)
 }

@@ -8,9 +8,10 @@
 // Parsing happens in layers, in GitLab's order, so the language can grow
 // without the model losing track of where things came from:
 //
-//   - the raw layer (yamlnode.go) turns YAML into a tree of nodes that keeps
-//     the file, line and column of every value, with aliases and `<<` merge
-//     keys already applied (anchors are local to a file, as in GitLab);
+//   - the raw layer (yamlnode.go, on pkg/yamlpos) turns YAML into a tree of
+//     nodes that keeps the file, line and column of every value, with
+//     aliases and `<<` merge keys already applied (anchors are local to a
+//     file, as in GitLab);
 //   - includes (include.go) read `include: local` files from the submitted
 //     source (ParseOptions.ReadFile) and deep-merge them: the included files
 //     in order, then the including file over them, recursively;

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"regexp"
 	"strings"
+
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 var environmentKeywords = keywords{
@@ -16,58 +18,58 @@ var environmentName = regexp.MustCompile(`^[a-zA-Z0-9 \-_/${}.]+$`)
 
 // environment reads `environment:`, a name or a mapping. It returns the
 // on_stop node too, to point at it from cross-job checks.
-func (p *parser) environment(ctx string, n *node) (*Environment, *node) {
+func (p *parser) environment(ctx string, n *yamlpos.Node) (*Environment, *yamlpos.Node) {
 	env := &Environment{Action: "start"}
 	ectx := prefix(ctx) + "environment"
-	var onStop *node
+	var onStop *yamlpos.Node
 	switch {
-	case n.kind == scalarNode && !n.isNull():
-		env.Name = n.value
-	case n.kind == mapNode:
-		var name *node
-		for _, kv := range n.pairs {
-			switch kv.key.value {
+	case n.Kind == yamlpos.Scalar && !n.IsNull():
+		env.Name = n.Value
+	case n.Kind == yamlpos.Mapping:
+		var name *yamlpos.Node
+		for _, kv := range n.Pairs {
+			switch kv.Key.Value {
 			case "name":
-				name = kv.value
-				env.Name, _ = p.scalar(ectx, "name", kv.value)
+				name = kv.Value
+				env.Name, _ = p.scalar(ectx, "name", kv.Value)
 			case "url":
-				env.URL, _ = p.scalar(ectx, "url", kv.value)
+				env.URL, _ = p.scalar(ectx, "url", kv.Value)
 			case "action":
-				if a, ok := p.oneOf(ectx, "action", kv.value, "start", "prepare", "stop", "verify", "access"); ok {
+				if a, ok := p.oneOf(ectx, "action", kv.Value, "start", "prepare", "stop", "verify", "access"); ok {
 					env.Action = a
 				}
 			case "deployment_tier":
-				env.DeploymentTier, _ = p.oneOf(ectx, "deployment_tier", kv.value, "production", "staging", "testing", "development", "other")
+				env.DeploymentTier, _ = p.oneOf(ectx, "deployment_tier", kv.Value, "production", "staging", "testing", "development", "other")
 			case "on_stop":
-				onStop = kv.value
-				env.OnStop, _ = p.scalar(ectx, "on_stop", kv.value)
+				onStop = kv.Value
+				env.OnStop, _ = p.scalar(ectx, "on_stop", kv.Value)
 			case "auto_stop_in":
-				env.AutoStopIn, _ = p.scalar(ectx, "auto_stop_in", kv.value)
+				env.AutoStopIn, _ = p.scalar(ectx, "auto_stop_in", kv.Value)
 				if s := env.AutoStopIn; s != "" && !strings.Contains(s, "$") {
-					p.durationValue(ectx, "auto_stop_in", kv.value, 0, true)
+					p.durationValue(ectx, "auto_stop_in", kv.Value, 0, true)
 				}
 			default:
-				p.otherKeyword(ectx, kv.key, environmentKeywords)
+				p.otherKeyword(ectx, kv.Key, environmentKeywords)
 			}
 		}
 		if name == nil {
-			p.d.errorf(n.pos, "%s: `name` is required", ectx)
+			p.d.Errorf(n.Pos, "%s: `name` is required", ectx)
 			return nil, nil
 		}
 		n = name
 	default:
-		p.d.errorf(n.pos, "%s must be a name or a mapping with a name, got %s", ectx, describe(n))
+		p.d.Errorf(n.Pos, "%s must be a name or a mapping with a name, got %s", ectx, yamlpos.Describe(n))
 		return nil, nil
 	}
 	if env.Name != "" && !environmentName.MatchString(env.Name) {
-		p.d.errorf(n.pos, "%s: name %q may only hold letters, digits, spaces and - _ / $ { } .", ectx, env.Name)
+		p.d.Errorf(n.Pos, "%s: name %q may only hold letters, digits, spaces and - _ / $ { } .", ectx, env.Name)
 	}
 	return env, onStop
 }
 
 // coverage reads `coverage:`, a regular expression between slashes that
 // finds the coverage in a job's log.
-func (p *parser) coverage(ctx string, n *node) string {
+func (p *parser) coverage(ctx string, n *yamlpos.Node) string {
 	s, ok := p.scalar(ctx, "coverage", n)
 	if !ok {
 		return ""
@@ -75,10 +77,10 @@ func (p *parser) coverage(ctx string, n *node) string {
 	_, isRegexp, err := rubyRegexp(s)
 	switch {
 	case !isRegexp:
-		p.d.errorf(n.pos, "%scoverage must be a regular expression between slashes, such as '/TOTAL.*\\s+(\\d+%%)$/', got %q", prefix(ctx), s)
+		p.d.Errorf(n.Pos, "%scoverage must be a regular expression between slashes, such as '/TOTAL.*\\s+(\\d+%%)$/', got %q", prefix(ctx), s)
 		return ""
 	case err != nil:
-		p.d.warnf(n.pos, "%scoverage %q cannot be used as an RE2 regular expression (%v); the coverage will not be read", prefix(ctx), s, err)
+		p.d.Warnf(n.Pos, "%scoverage %q cannot be used as an RE2 regular expression (%v); the coverage will not be read", prefix(ctx), s, err)
 	}
 	return s
 }
@@ -87,8 +89,8 @@ var allowFailureKeywords = keywords{supported: []string{"exit_codes"}}
 
 // allowFailure reads `allow_failure:`, a boolean or a mapping of
 // exit_codes.
-func (p *parser) allowFailure(ctx string, n *node) *AllowFailure {
-	if n.kind != mapNode {
+func (p *parser) allowFailure(ctx string, n *yamlpos.Node) *AllowFailure {
+	if n.Kind != yamlpos.Mapping {
 		b, ok := p.boolean(ctx, "allow_failure", n)
 		if !ok {
 			return nil
@@ -96,17 +98,17 @@ func (p *parser) allowFailure(ctx string, n *node) *AllowFailure {
 		return &AllowFailure{Allowed: b}
 	}
 	af := &AllowFailure{Allowed: true}
-	var codes *node
-	for _, kv := range n.pairs {
-		if kv.key.value != "exit_codes" {
-			p.otherKeyword(prefix(ctx)+"allow_failure", kv.key, allowFailureKeywords)
+	var codes *yamlpos.Node
+	for _, kv := range n.Pairs {
+		if kv.Key.Value != "exit_codes" {
+			p.otherKeyword(prefix(ctx)+"allow_failure", kv.Key, allowFailureKeywords)
 			continue
 		}
-		codes = kv.value
-		af.ExitCodes, _ = p.exitCodes(ctx, "allow_failure:exit_codes", kv.value)
+		codes = kv.Value
+		af.ExitCodes, _ = p.exitCodes(ctx, "allow_failure:exit_codes", kv.Value)
 	}
 	if codes == nil {
-		p.d.errorf(n.pos, "%sallow_failure: the mapping form needs exit_codes", prefix(ctx))
+		p.d.Errorf(n.Pos, "%sallow_failure: the mapping form needs exit_codes", prefix(ctx))
 		return nil
 	}
 	return af
@@ -116,19 +118,19 @@ var inheritKeywords = keywords{supported: []string{"default", "variables"}}
 
 // inherit reads `inherit:`: which `default:` keywords and which
 // pipeline-level variables a job inherits.
-func (p *parser) inherit(ctx string, n *node) (dflt, vars Inheritance) {
-	if n.kind != mapNode {
-		p.d.errorf(n.pos, "%sinherit must be a mapping with default and variables, got %s", prefix(ctx), describe(n))
+func (p *parser) inherit(ctx string, n *yamlpos.Node) (dflt, vars Inheritance) {
+	if n.Kind != yamlpos.Mapping {
+		p.d.Errorf(n.Pos, "%sinherit must be a mapping with default and variables, got %s", prefix(ctx), yamlpos.Describe(n))
 		return
 	}
-	for _, kv := range n.pairs {
-		switch kv.key.value {
+	for _, kv := range n.Pairs {
+		switch kv.Key.Value {
 		case "default":
-			dflt = p.inheritance(ctx, "inherit:default", kv.value, inheritableKeywords)
+			dflt = p.inheritance(ctx, "inherit:default", kv.Value, inheritableKeywords)
 		case "variables":
-			vars = p.inheritance(ctx, "inherit:variables", kv.value, nil)
+			vars = p.inheritance(ctx, "inherit:variables", kv.Value, nil)
 		default:
-			p.otherKeyword(prefix(ctx)+"inherit", kv.key, inheritKeywords)
+			p.otherKeyword(prefix(ctx)+"inherit", kv.Key, inheritKeywords)
 		}
 	}
 	return
@@ -136,8 +138,8 @@ func (p *parser) inherit(ctx string, n *node) (dflt, vars Inheritance) {
 
 // inheritance reads true, false or a list of names (of allowed, unless
 // nil).
-func (p *parser) inheritance(ctx, what string, n *node, allowed []string) Inheritance {
-	if n.kind == scalarNode {
+func (p *parser) inheritance(ctx, what string, n *yamlpos.Node, allowed []string) Inheritance {
+	if n.Kind == yamlpos.Scalar {
 		b, ok := p.boolean(ctx, what, n)
 		return Inheritance{None: ok && !b}
 	}
@@ -150,8 +152,8 @@ func (p *parser) inheritance(ctx, what string, n *node, allowed []string) Inheri
 		in.None = true
 	}
 	for _, nm := range names {
-		if allowed != nil && !(keywords{supported: allowed}).isSupported(nm.value) {
-			p.d.errorf(nm.pos, "%s%s: %q is not a keyword `default:` sets", prefix(ctx), what, nm.value)
+		if allowed != nil && !(keywords{supported: allowed}).isSupported(nm.Value) {
+			p.d.Errorf(nm.Pos, "%s%s: %q is not a keyword `default:` sets", prefix(ctx), what, nm.Value)
 		}
 	}
 	return in

@@ -5,20 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // Pos is a position in a pipeline file. Line and Column are 1-based; Column
 // counts characters, not bytes, as editors do.
-type Pos struct {
-	File   string
-	Line   int
-	Column int
-}
-
-// String formats the position as "file:line:column".
-func (p Pos) String() string {
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
-}
+type Pos = yamlpos.Pos
 
 func comparePos(a, b Pos) int {
 	return cmp.Or(
@@ -89,7 +82,9 @@ type diagnostics struct {
 	droppedErrs, droppedWarnings int
 }
 
-func (d *diagnostics) errorf(pos Pos, format string, args ...any) {
+// Errorf records an error. With Warnf it makes diagnostics the
+// yamlpos.Reporter of the YAML layer.
+func (d *diagnostics) Errorf(pos Pos, format string, args ...any) {
 	if len(d.errs) >= maxKeptDiagnostics {
 		d.droppedErrs++
 		return
@@ -97,7 +92,8 @@ func (d *diagnostics) errorf(pos Pos, format string, args ...any) {
 	d.errs = append(d.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (d *diagnostics) warnf(pos Pos, format string, args ...any) {
+// Warnf records a warning.
+func (d *diagnostics) Warnf(pos Pos, format string, args ...any) {
 	if len(d.warnings) >= maxKeptDiagnostics {
 		d.droppedWarnings++
 		return

@@ -1,6 +1,9 @@
 package pipeline
 
-import "github.com/gantry-ci/gantry/pkg/expr/gitlab"
+import (
+	"github.com/gantry-ci/gantry/pkg/expr/gitlab"
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
+)
 
 // expression is a parsed CI/CD variable expression (`rules:if`,
 // `only:variables`).
@@ -11,7 +14,7 @@ type expression struct {
 
 // expression parses the expression n holds, recording a syntax error at
 // its position.
-func (p *parser) expression(ctx, what string, n *node) (expression, bool) {
+func (p *parser) expression(ctx, what string, n *yamlpos.Node) (expression, bool) {
 	s, ok := p.scalar(ctx, what, n)
 	if !ok {
 		return expression{}, false
@@ -22,7 +25,7 @@ func (p *parser) expression(ctx, what string, n *node) (expression, bool) {
 	if !ok {
 		var err error
 		if x, err = gitlab.Parse(s); err != nil {
-			p.d.errorf(n.pos, "%s%s: invalid expression %q: %v", prefix(ctx), what, s, err)
+			p.d.Errorf(n.Pos, "%s%s: invalid expression %q: %v", prefix(ctx), what, s, err)
 			return expression{}, false
 		}
 		if p.exprs == nil {

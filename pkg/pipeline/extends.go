@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // maxExtendsDepth is how many levels of `extends` GitLab follows.
@@ -11,10 +13,10 @@ const maxExtendsDepth = 11
 
 // resolution is the state of one entry while resolving `extends`.
 type resolution struct {
-	body   *node // merged body, without `extends`
-	height int   // longest `extends` chain above this entry
-	active bool  // being resolved: meeting it again is a cycle
-	failed bool  // an error was recorded; entries extending it stay quiet
+	body   *yamlpos.Node // merged body, without `extends`
+	height int           // longest `extends` chain above this entry
+	active bool          // being resolved: meeting it again is a cycle
+	failed bool          // an error was recorded; entries extending it stay quiet
 }
 
 // extendsResolver applies `extends` the way GitLab does: parents are
@@ -31,14 +33,14 @@ type extendsResolver struct {
 // resolveExtends returns the merged body of every mapping entry whose
 // `extends` resolved, by name. Hidden entries are resolved too, since a
 // broken template is an error even when no job uses it (as in GitLab).
-func (p *parser) resolveExtends(entries []*entry) map[string]*node {
+func (p *parser) resolveExtends(entries []*entry) map[string]*yamlpos.Node {
 	r := &extendsResolver{p: p, entries: map[string]*entry{}, state: map[string]*resolution{}}
 	for _, e := range entries {
 		r.entries[e.name] = e
 	}
-	out := map[string]*node{}
+	out := map[string]*yamlpos.Node{}
 	for _, e := range entries {
-		if e.body.kind != mapNode {
+		if e.body.Kind != yamlpos.Mapping {
 			continue // a hidden key holding anything; only a template if extended
 		}
 		if res := r.resolve(e); !res.failed {
@@ -60,18 +62,18 @@ func (r *extendsResolver) resolve(e *entry) *resolution {
 		r.stack = r.stack[:len(r.stack)-1]
 	}()
 
-	ext, ok := e.body.lookup("extends")
+	ext, ok := e.body.Lookup("extends")
 	if !ok {
 		res.body = e.body
 		return res
 	}
 	ctx := fmt.Sprintf("job %q", e.name)
-	parents, ok := r.p.stringList(ctx, "extends", ext.value, true)
+	parents, ok := r.p.stringList(ctx, "extends", ext.Value, true)
 	if !ok {
 		res.failed = true
 		return res
 	}
-	merged := &node{kind: mapNode, tag: "!!map", pos: e.body.pos}
+	merged := &yamlpos.Node{Kind: yamlpos.Mapping, Tag: "!!map", Pos: e.body.Pos}
 	for _, pn := range parents {
 		pr := r.parent(ctx, pn)
 		if pr == nil || pr.failed {
@@ -82,7 +84,7 @@ func (r *extendsResolver) resolve(e *entry) *resolution {
 		merged = deepMerge(merged, pr.body)
 	}
 	if !res.failed && res.height > maxExtendsDepth {
-		r.p.d.errorf(ext.key.pos, "%s: extends is nested too deeply: %d levels, at most %d are allowed", ctx, res.height, maxExtendsDepth)
+		r.p.d.Errorf(ext.Key.Pos, "%s: extends is nested too deeply: %d levels, at most %d are allowed", ctx, res.height, maxExtendsDepth)
 		res.failed = true
 	}
 	res.body = deepMerge(merged, without(e.body, "extends"))
@@ -90,23 +92,23 @@ func (r *extendsResolver) resolve(e *entry) *resolution {
 }
 
 // parent resolves one name listed in `extends`, or records why it cannot.
-func (r *extendsResolver) parent(ctx string, pn *node) *resolution {
-	pe, ok := r.entries[pn.value]
+func (r *extendsResolver) parent(ctx string, pn *yamlpos.Node) *resolution {
+	pe, ok := r.entries[pn.Value]
 	switch {
 	case !ok:
-		msg := fmt.Sprintf("%s: extends unknown job %q", ctx, pn.value)
-		if s := r.suggest(pn.value); s != "" {
+		msg := fmt.Sprintf("%s: extends unknown job %q", ctx, pn.Value)
+		if s := r.suggest(pn.Value); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
-		r.p.d.errorf(pn.pos, "%s", msg)
+		r.p.d.Errorf(pn.Pos, "%s", msg)
 		return nil
-	case pe.body.kind != mapNode:
-		r.p.d.errorf(pn.pos, "%s: cannot extend %q: it is %s, not a mapping of keywords", ctx, pn.value, describe(pe.body))
+	case pe.body.Kind != yamlpos.Mapping:
+		r.p.d.Errorf(pn.Pos, "%s: cannot extend %q: it is %s, not a mapping of keywords", ctx, pn.Value, yamlpos.Describe(pe.body))
 		return nil
 	}
-	if st, ok := r.state[pn.value]; ok && st.active {
-		cycle := append(slices.Clone(r.stack[slices.Index(r.stack, pn.value):]), pn.value)
-		r.p.d.errorf(pn.pos, "%s: extends forms a cycle: %s", ctx, strings.Join(cycle, " -> "))
+	if st, ok := r.state[pn.Value]; ok && st.active {
+		cycle := append(slices.Clone(r.stack[slices.Index(r.stack, pn.Value):]), pn.Value)
+		r.p.d.Errorf(pn.Pos, "%s: extends forms a cycle: %s", ctx, strings.Join(cycle, " -> "))
 		return nil
 	}
 	return r.resolve(pe)
@@ -124,28 +126,27 @@ func (r *extendsResolver) suggest(name string) string {
 // deepMerge returns over merged onto base: where both hold a mapping for a
 // key the two are merged, otherwise over's value wins. Keys keep base's
 // order, new keys follow in over's order. Neither input is modified.
-func deepMerge(base, over *node) *node {
-	if base.kind != mapNode || over.kind != mapNode {
+func deepMerge(base, over *yamlpos.Node) *yamlpos.Node {
+	if base.Kind != yamlpos.Mapping || over.Kind != yamlpos.Mapping {
 		return over
 	}
-	b := newMapBuilder(over.pos, over.tag)
-	b.n.pairs = make([]pair, 0, len(base.pairs)+len(over.pairs))
-	for _, kv := range base.pairs {
-		b.set(kv.key, kv.value)
+	b := yamlpos.NewMapBuilder(over.Pos, over.Tag, len(base.Pairs)+len(over.Pairs))
+	for _, kv := range base.Pairs {
+		b.Set(kv.Key, kv.Value)
 	}
-	for _, kv := range over.pairs {
-		if i := b.find(kv.key.value); i >= 0 {
-			b.set(kv.key, deepMerge(b.n.pairs[i].value, kv.value))
+	for _, kv := range over.Pairs {
+		if prev, ok := b.Get(kv.Key.Value); ok {
+			b.Set(kv.Key, deepMerge(prev, kv.Value))
 			continue
 		}
-		b.set(kv.key, kv.value)
+		b.Set(kv.Key, kv.Value)
 	}
-	return b.n
+	return b.Node()
 }
 
 // without returns a mapping node minus one key.
-func without(n *node, key string) *node {
+func without(n *yamlpos.Node, key string) *yamlpos.Node {
 	out := *n
-	out.pairs = slices.DeleteFunc(slices.Clone(n.pairs), func(kv pair) bool { return kv.key.value == key })
+	out.Pairs = slices.DeleteFunc(slices.Clone(n.Pairs), func(kv yamlpos.Pair) bool { return kv.Key.Value == key })
 	return &out
 }

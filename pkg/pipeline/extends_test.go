@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 func TestExtends(t *testing.T) {
@@ -142,24 +144,24 @@ func TestExtendsErrors(t *testing.T) {
 }
 
 func TestDeepMergeLeavesInputsAlone(t *testing.T) {
-	base := &node{kind: mapNode, pairs: []pair{
-		{key: &node{kind: scalarNode, value: "v"}, value: &node{kind: mapNode, pairs: []pair{
-			{key: &node{kind: scalarNode, value: "A"}, value: &node{kind: scalarNode, value: "1"}},
+	base := &yamlpos.Node{Kind: yamlpos.Mapping, Pairs: []yamlpos.Pair{
+		{Key: &yamlpos.Node{Kind: yamlpos.Scalar, Value: "v"}, Value: &yamlpos.Node{Kind: yamlpos.Mapping, Pairs: []yamlpos.Pair{
+			{Key: &yamlpos.Node{Kind: yamlpos.Scalar, Value: "A"}, Value: &yamlpos.Node{Kind: yamlpos.Scalar, Value: "1"}},
 		}}},
 	}}
-	over := &node{kind: mapNode, pairs: []pair{
-		{key: &node{kind: scalarNode, value: "v"}, value: &node{kind: mapNode, pairs: []pair{
-			{key: &node{kind: scalarNode, value: "B"}, value: &node{kind: scalarNode, value: "2"}},
+	over := &yamlpos.Node{Kind: yamlpos.Mapping, Pairs: []yamlpos.Pair{
+		{Key: &yamlpos.Node{Kind: yamlpos.Scalar, Value: "v"}, Value: &yamlpos.Node{Kind: yamlpos.Mapping, Pairs: []yamlpos.Pair{
+			{Key: &yamlpos.Node{Kind: yamlpos.Scalar, Value: "B"}, Value: &yamlpos.Node{Kind: yamlpos.Scalar, Value: "2"}},
 		}}},
 	}}
 	got := deepMerge(base, over)
-	v, _ := got.lookup("v")
-	if len(v.value.pairs) != 2 {
-		t.Errorf("merged v has %d keys, want 2", len(v.value.pairs))
+	v, _ := got.Lookup("v")
+	if len(v.Value.Pairs) != 2 {
+		t.Errorf("merged v has %d keys, want 2", len(v.Value.Pairs))
 	}
-	bv, _ := base.lookup("v")
-	ov, _ := over.lookup("v")
-	if len(bv.value.pairs) != 1 || len(ov.value.pairs) != 1 {
+	bv, _ := base.Lookup("v")
+	ov, _ := over.Lookup("v")
+	if len(bv.Value.Pairs) != 1 || len(ov.Value.Pairs) != 1 {
 		t.Errorf("inputs were modified")
 	}
 }

@@ -55,7 +55,7 @@ func (g *graph) unknown(pos Pos, ctx, what, name string) {
 	} else if s := (keywords{supported: g.names}).suggest(name); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
-	g.p.d.errorf(pos, "%s", msg)
+	g.p.d.Errorf(pos, "%s", msg)
 }
 
 // later reports whether target's stage comes after in's; false when either
@@ -77,13 +77,13 @@ func (g *graph) checkNeeds(ctx string, in *jobInfo, needs []Need) {
 			continue
 		}
 		if c, ok := g.compareStages(in, t); ok && c > 0 {
-			g.p.d.errorf(nd.Pos, "%s: needs %q, which is in a later stage (%s comes after %s)", ctx, nd.Job, t.job.Stage, in.job.Stage)
+			g.p.d.Errorf(nd.Pos, "%s: needs %q, which is in a later stage (%s comes after %s)", ctx, nd.Job, t.job.Stage, in.job.Stage)
 		}
 		if len(nd.Matrix) == 0 {
 			continue
 		}
 		if t.job.Parallel == nil || len(t.job.Parallel.Matrix) == 0 {
-			g.p.d.errorf(nd.Pos, "%s: needs %q with parallel:matrix, but %q has no parallel:matrix", ctx, nd.Job, nd.Job)
+			g.p.d.Errorf(nd.Pos, "%s: needs %q with parallel:matrix, but %q has no parallel:matrix", ctx, nd.Job, nd.Job)
 			continue
 		}
 		have := map[string]bool{}
@@ -92,7 +92,7 @@ func (g *graph) checkNeeds(ctx string, in *jobInfo, needs []Need) {
 		}
 		for _, name := range matrixNames(nd.Job, nd.Matrix) {
 			if !have[name] {
-				g.p.d.errorf(nd.Pos, "%s: needs %q, which %q's parallel:matrix does not make", ctx, name, nd.Job)
+				g.p.d.Errorf(nd.Pos, "%s: needs %q, which %q's parallel:matrix does not make", ctx, name, nd.Job)
 			}
 		}
 	}
@@ -110,7 +110,7 @@ func (g *graph) checkDependencies(ctx string, in *jobInfo) {
 	for i, dep := range j.Dependencies {
 		pos := j.Pos
 		if i < len(in.deps) {
-			pos = in.deps[i].pos
+			pos = in.deps[i].Pos
 		}
 		t, ok := g.byName[dep]
 		if !ok {
@@ -118,11 +118,11 @@ func (g *graph) checkDependencies(ctx string, in *jobInfo) {
 			continue
 		}
 		if c, ok := g.compareStages(in, t); ok && (c > 0 || c == 0 && !needed[dep]) {
-			g.p.d.errorf(pos, "%s: dependencies lists %q, which is not in an earlier stage", ctx, dep)
+			g.p.d.Errorf(pos, "%s: dependencies lists %q, which is not in an earlier stage", ctx, dep)
 			continue
 		}
 		if j.UsesNeeds && !needed[dep] {
-			g.p.d.errorf(pos, "%s: dependencies lists %q, which must be in needs too", ctx, dep)
+			g.p.d.Errorf(pos, "%s: dependencies lists %q, which must be in needs too", ctx, dep)
 		}
 	}
 }
@@ -134,18 +134,18 @@ func (g *graph) checkOnStop(ctx string, in *jobInfo) {
 	}
 	pos := in.job.Pos
 	if in.onStop != nil {
-		pos = in.onStop.pos
+		pos = in.onStop.Pos
 	}
 	t, ok := g.byName[env.OnStop]
 	switch {
 	case !ok:
 		g.unknown(pos, ctx, "environment:on_stop names", env.OnStop)
 	case t.job.Environment == nil:
-		g.p.d.errorf(pos, "%s: environment:on_stop job %q has no environment", ctx, env.OnStop)
+		g.p.d.Errorf(pos, "%s: environment:on_stop job %q has no environment", ctx, env.OnStop)
 	case t.job.Environment.Name != env.Name:
-		g.p.d.errorf(pos, "%s: environment:on_stop job %q stops environment %q, not %q", ctx, env.OnStop, t.job.Environment.Name, env.Name)
+		g.p.d.Errorf(pos, "%s: environment:on_stop job %q stops environment %q, not %q", ctx, env.OnStop, t.job.Environment.Name, env.Name)
 	case t.job.Environment.Action != "stop":
-		g.p.d.errorf(pos, "%s: environment:on_stop job %q needs environment:action: stop", ctx, env.OnStop)
+		g.p.d.Errorf(pos, "%s: environment:on_stop job %q needs environment:action: stop", ctx, env.OnStop)
 	}
 }
 
@@ -170,11 +170,11 @@ func (g *graph) checkInstanceNames() {
 				owner[inst.name] = in.job.Name
 				continue
 			case other == in.job.Name:
-				g.p.d.errorf(in.job.Pos, "job %q: parallel:matrix makes job %q twice", in.job.Name, inst.name)
+				g.p.d.Errorf(in.job.Pos, "job %q: parallel:matrix makes job %q twice", in.job.Name, inst.name)
 			case other == "":
-				g.p.d.errorf(in.job.Pos, "job %q: parallel makes job %q, but a job of that name exists", in.job.Name, inst.name)
+				g.p.d.Errorf(in.job.Pos, "job %q: parallel makes job %q, but a job of that name exists", in.job.Name, inst.name)
 			default:
-				g.p.d.errorf(in.job.Pos, "job %q: parallel makes job %q, which job %q makes too", in.job.Name, inst.name, other)
+				g.p.d.Errorf(in.job.Pos, "job %q: parallel makes job %q, which job %q makes too", in.job.Name, inst.name, other)
 			}
 			break
 		}
@@ -204,7 +204,7 @@ func (g *graph) checkCycles() {
 			switch state[nd.Job] {
 			case active:
 				cycle := append(slices.Clone(stack[slices.Index(stack, nd.Job):]), nd.Job)
-				g.p.d.errorf(nd.Pos, "job %q: needs form a cycle: %s", name, strings.Join(cycle, " -> "))
+				g.p.d.Errorf(nd.Pos, "job %q: needs form a cycle: %s", name, strings.Join(cycle, " -> "))
 			case unvisited:
 				visit(t)
 			}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // Limits on includes, as GitLab's (150 files, 100 levels), and on the bytes
@@ -57,7 +59,7 @@ var includeKeywords = keywords{
 
 // loadPipeline reads the pipeline file and everything it includes into one
 // raw tree.
-func (p *parser) loadPipeline(data []byte) *node {
+func (p *parser) loadPipeline(data []byte) *yamlpos.Node {
 	facts := p.opts.Facts
 	if facts == nil {
 		facts = &PlanInput{}
@@ -73,14 +75,14 @@ func (p *parser) loadPipeline(data []byte) *node {
 
 // load reads one file, known as id for cycles and as file in positions;
 // at is where it is included from, for errors.
-func (c *includer) load(id, file string, data []byte, at Pos) *node {
+func (c *includer) load(id, file string, data []byte, at Pos) *yamlpos.Node {
 	if len(data) > maxFileBytes {
-		c.p.d.errorf(at, "%s is too big: %d bytes, at most %d are allowed", file, len(data), maxFileBytes)
+		c.p.d.Errorf(at, "%s is too big: %d bytes, at most %d are allowed", file, len(data), maxFileBytes)
 		return nil
 	}
 	c.bytes += len(data)
 	if c.bytes > maxIncludedBytes {
-		c.p.d.errorf(at, "the pipeline and its includes are too big: more than %d bytes", maxIncludedBytes)
+		c.p.d.Errorf(at, "the pipeline and its includes are too big: more than %d bytes", maxIncludedBytes)
 		return nil
 	}
 	root := loadYAML(file, data, &c.p.d)
@@ -88,26 +90,26 @@ func (c *includer) load(id, file string, data []byte, at Pos) *node {
 		return nil
 	}
 	// Stop before reading more files when these are already too big.
-	c.nodes += c.p.sizer.measure(root).size
+	c.nodes += c.p.sizer.Measure(root).Nodes
 	if c.nodes > maxNodes {
-		c.p.d.errorf(root.pos, "the pipeline is too big: with its aliases expanded it has more than %d values", maxNodes)
+		c.p.d.Errorf(root.Pos, "the pipeline is too big: with its aliases expanded it has more than %d values", maxNodes)
 		return nil
 	}
-	if root.kind != mapNode {
+	if root.Kind != yamlpos.Mapping {
 		return root
 	}
-	inc, ok := root.lookup("include")
+	inc, ok := root.Lookup("include")
 	if !ok {
 		return root
 	}
 	c.stack = append(c.stack, id)
 	defer func() { c.stack = c.stack[:len(c.stack)-1] }()
 
-	merged := &node{kind: mapNode, tag: "!!map", pos: root.pos}
-	for _, it := range c.items(inc.value) {
+	merged := &yamlpos.Node{Kind: yamlpos.Mapping, Tag: "!!map", Pos: root.Pos}
+	for _, it := range c.items(inc.Value) {
 		for _, f := range c.resolve(it) {
 			child := c.include(f.path, f.pos)
-			if child != nil && child.kind == mapNode {
+			if child != nil && child.Kind == yamlpos.Mapping {
 				merged = deepMerge(merged, child)
 			}
 		}
@@ -123,61 +125,61 @@ type includedFile struct {
 
 // items returns the entries of `include:`, a string, a mapping or a list of
 // them (nested lists flattened).
-func (c *includer) items(n *node) []*node {
-	switch n.kind {
-	case seqNode:
+func (c *includer) items(n *yamlpos.Node) []*yamlpos.Node {
+	switch n.Kind {
+	case yamlpos.Sequence:
 		return flatten(n)
-	case scalarNode:
-		if n.isNull() {
-			c.p.d.errorf(n.pos, "include must be a file path, a mapping with `local` or a list of them, got null")
+	case yamlpos.Scalar:
+		if n.IsNull() {
+			c.p.d.Errorf(n.Pos, "include must be a file path, a mapping with `local` or a list of them, got null")
 			return nil
 		}
 	}
-	return []*node{n}
+	return []*yamlpos.Node{n}
 }
 
 // resolve returns the files an include entry names, recording why when it
 // cannot be used.
-func (c *includer) resolve(it *node) []includedFile {
-	var loc *node
+func (c *includer) resolve(it *yamlpos.Node) []includedFile {
+	var loc *yamlpos.Node
 	switch {
-	case it.kind == scalarNode && !it.isNull():
-		if isURL(it.value) {
-			c.p.d.errorf(it.pos, "include %q: remote includes are not supported: %s", it.value, reasonSource)
+	case it.Kind == yamlpos.Scalar && !it.IsNull():
+		if isURL(it.Value) {
+			c.p.d.Errorf(it.Pos, "include %q: remote includes are not supported: %s", it.Value, reasonSource)
 			return nil
 		}
 		loc = it
-	case it.kind == mapNode:
-		for _, kv := range it.pairs {
-			if _, refused := includeKeywords.refused[kv.key.value]; refused {
-				c.p.otherKeyword("include", kv.key, includeKeywords)
+	case it.Kind == yamlpos.Mapping:
+		for _, kv := range it.Pairs {
+			if _, refused := includeKeywords.refused[kv.Key.Value]; refused {
+				c.p.otherKeyword("include", kv.Key, includeKeywords)
 				return nil // its other keys would only add noise
 			}
 		}
-		var rules *node
-		for _, kv := range it.pairs {
-			switch kv.key.value {
+		var rules *yamlpos.Node
+		for _, kv := range it.Pairs {
+			switch kv.Key.Value {
 			case "local":
-				loc = kv.value
+				loc = kv.Value
 			case "rules":
-				rules = kv.value
+				rules = kv.Value
 			default:
-				c.p.otherKeyword("include", kv.key, includeKeywords)
+				c.p.otherKeyword("include", kv.Key, includeKeywords)
 			}
 		}
 		if loc == nil {
-			c.p.d.errorf(it.pos, "include: a mapping needs `local`, the path of a file in the source")
+			c.p.d.Errorf(it.Pos, "include: a mapping needs `local`, the path of a file in the source")
 			return nil
 		}
 		if rules != nil && !c.rulesMatch(rules) {
 			return nil
 		}
-		if loc.kind != scalarNode || loc.isNull() {
-			c.p.d.errorf(loc.pos, "include:local must be a file path, got %s", describe(loc))
+		if loc.Kind != yamlpos.Scalar || loc.IsNull() {
+			c.p.d.Errorf(loc.Pos, "include:local must be a file path, got %s", yamlpos.Describe(loc))
 			return nil
 		}
 	default:
-		c.p.d.errorf(it.pos, "include entries must be file paths or mappings with `local`, got %s", describe(it))
+		c.p.d.Errorf(it.Pos, "include entries must be file paths or mappings with `local`, got %s", yamlpos.Describe(it))
 		return nil
 	}
 	return c.localFiles(loc)
@@ -188,8 +190,8 @@ func isURL(s string) bool {
 }
 
 // localFiles expands variables and wildcards in an include:local path.
-func (c *includer) localFiles(loc *node) []includedFile {
-	raw := loc.value
+func (c *includer) localFiles(loc *yamlpos.Node) []includedFile {
+	raw := loc.Value
 	if strings.Contains(raw, "$") {
 		var missing []string
 		raw = expandVariables(raw, func(name string) (string, bool) {
@@ -200,23 +202,23 @@ func (c *includer) localFiles(loc *node) []includedFile {
 			return v, ok
 		})
 		if len(missing) > 0 {
-			c.p.d.errorf(loc.pos, "include %q uses %s, which is not set: include paths can only use predefined variables and those passed to the run", loc.value, strings.Join(missing, ", "))
+			c.p.d.Errorf(loc.Pos, "include %q uses %s, which is not set: include paths can only use predefined variables and those passed to the run", loc.Value, strings.Join(missing, ", "))
 			return nil
 		}
 	}
 	if !strings.HasSuffix(raw, ".yml") && !strings.HasSuffix(raw, ".yaml") {
-		c.p.d.errorf(loc.pos, "include %q: an included file must have a .yml or .yaml extension", raw)
+		c.p.d.Errorf(loc.Pos, "include %q: an included file must have a .yml or .yaml extension", raw)
 		return nil
 	}
 	clean, ok := cleanSourcePath(raw)
 	if !ok {
-		c.p.d.errorf(loc.pos, "include %q: the path leaves the source tree", raw)
+		c.p.d.Errorf(loc.Pos, "include %q: the path leaves the source tree", raw)
 		return nil
 	}
 	if !strings.Contains(clean, "*") {
-		return []includedFile{{path: clean, pos: loc.pos}}
+		return []includedFile{{path: clean, pos: loc.Pos}}
 	}
-	files, ok := c.listFiles(loc.pos)
+	files, ok := c.listFiles(loc.Pos)
 	if !ok {
 		return nil
 	}
@@ -224,11 +226,11 @@ func (c *includer) localFiles(loc *node) []includedFile {
 	var out []includedFile
 	for _, f := range files {
 		if re.MatchString(f) {
-			out = append(out, includedFile{path: f, pos: loc.pos})
+			out = append(out, includedFile{path: f, pos: loc.Pos})
 		}
 	}
 	if len(out) == 0 {
-		c.p.d.warnf(loc.pos, "include %q matches no file", raw)
+		c.p.d.Warnf(loc.Pos, "include %q matches no file", raw)
 	}
 	return out
 }
@@ -269,12 +271,12 @@ func (c *includer) listFiles(at Pos) ([]string, bool) {
 	}
 	c.listed = true
 	if c.p.opts.ListFiles == nil {
-		c.p.d.errorf(at, "include: wildcard paths need the list of the source's files, which is not available here")
+		c.p.d.Errorf(at, "include: wildcard paths need the list of the source's files, which is not available here")
 		return nil, false
 	}
 	files, err := c.p.opts.ListFiles()
 	if err != nil {
-		c.p.d.errorf(at, "include: cannot list the source's files: %v", err)
+		c.p.d.Errorf(at, "include: cannot list the source's files: %v", err)
 		return nil, false
 	}
 	c.list = slices.Sorted(slices.Values(files))
@@ -285,32 +287,32 @@ func (c *includer) listFiles(at Pos) ([]string, bool) {
 }
 
 // include reads and loads one included file.
-func (c *includer) include(file string, at Pos) *node {
+func (c *includer) include(file string, at Pos) *yamlpos.Node {
 	switch {
 	case slices.Contains(c.stack, file):
 		cycle := append(slices.Clone(c.stack[slices.Index(c.stack, file):]), file)
-		c.p.d.errorf(at, "include forms a cycle: %s", strings.Join(cycle, " -> "))
+		c.p.d.Errorf(at, "include forms a cycle: %s", strings.Join(cycle, " -> "))
 		return nil
 	case c.seen[file]:
 		return nil
 	case len(c.stack) > maxIncludeDepth:
-		c.p.d.errorf(at, "includes are nested too deeply: more than %d levels", maxIncludeDepth)
+		c.p.d.Errorf(at, "includes are nested too deeply: more than %d levels", maxIncludeDepth)
 		return nil
 	case len(c.p.files) > maxIncludes:
-		c.p.d.errorf(at, "too many includes: at most %d files may be included", maxIncludes)
+		c.p.d.Errorf(at, "too many includes: at most %d files may be included", maxIncludes)
 		return nil
 	case c.p.opts.ReadFile == nil:
-		c.p.d.errorf(at, "include %q: included files cannot be read here; parse the pipeline with its source", file)
+		c.p.d.Errorf(at, "include %q: included files cannot be read here; parse the pipeline with its source", file)
 		return nil
 	}
 	c.seen[file] = true
 	data, err := c.p.opts.ReadFile(file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		c.p.d.errorf(at, "included file %q does not exist in the source", file)
+		c.p.d.Errorf(at, "included file %q does not exist in the source", file)
 		return nil
 	case err != nil:
-		c.p.d.errorf(at, "included file %q cannot be read: %v", file, err)
+		c.p.d.Errorf(at, "included file %q cannot be read: %v", file, err)
 		return nil
 	}
 	c.p.files = append(c.p.files, file)
@@ -318,17 +320,17 @@ func (c *includer) include(file string, at Pos) *node {
 	switch {
 	case root == nil:
 		return nil
-	case root.isNull():
+	case root.IsNull():
 		return nil // an empty file includes nothing
-	case root.kind != mapNode:
-		c.p.d.errorf(root.pos, "an included file must be a mapping of keywords and jobs, got %s", describe(root))
+	case root.Kind != yamlpos.Mapping:
+		c.p.d.Errorf(root.Pos, "an included file must be a mapping of keywords and jobs, got %s", yamlpos.Describe(root))
 		return nil
 	}
 	return root
 }
 
 // rulesMatch evaluates include:rules with the parse-time facts.
-func (c *includer) rulesMatch(n *node) bool {
+func (c *includer) rulesMatch(n *yamlpos.Node) bool {
 	rules, ok := c.p.rules("include", n, includeRule)
 	if !ok {
 		return false
@@ -366,13 +368,13 @@ func (c *includer) fileExists(glob string) bool {
 
 // flatten returns a list's items with nested lists spliced in, as GitLab
 // allows where `!reference` and anchors insert lists into lists.
-func flatten(n *node) []*node {
-	if n.kind != seqNode {
-		return []*node{n}
+func flatten(n *yamlpos.Node) []*yamlpos.Node {
+	if n.Kind != yamlpos.Sequence {
+		return []*yamlpos.Node{n}
 	}
-	var out []*node
-	for _, it := range n.items {
-		if it.kind == seqNode {
+	var out []*yamlpos.Node
+	for _, it := range n.Items {
+		if it.Kind == yamlpos.Sequence {
 			out = append(out, flatten(it)...)
 			continue
 		}

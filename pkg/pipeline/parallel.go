@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // maxParallel is GitLab's limit on the jobs one `parallel:` makes.
@@ -12,29 +14,29 @@ const maxParallel = 200
 var parallelKeywords = keywords{supported: []string{"matrix"}}
 
 // parallel reads `parallel:`, a number or a mapping with a matrix.
-func (p *parser) parallel(ctx string, n *node) *Parallel {
-	switch n.kind {
-	case scalarNode:
+func (p *parser) parallel(ctx string, n *yamlpos.Node) *Parallel {
+	switch n.Kind {
+	case yamlpos.Scalar:
 		count, ok := p.integer(ctx, "parallel", n, 1, maxParallel)
 		if !ok {
 			return nil
 		}
 		return &Parallel{Count: count}
-	case mapNode:
+	case yamlpos.Mapping:
 	default:
-		p.d.errorf(n.pos, "%sparallel must be a number from 1 to %d or a mapping with a matrix, got %s", prefix(ctx), maxParallel, describe(n))
+		p.d.Errorf(n.Pos, "%sparallel must be a number from 1 to %d or a mapping with a matrix, got %s", prefix(ctx), maxParallel, yamlpos.Describe(n))
 		return nil
 	}
-	var matrix *node
-	for _, kv := range n.pairs {
-		if kv.key.value == "matrix" {
-			matrix = kv.value
+	var matrix *yamlpos.Node
+	for _, kv := range n.Pairs {
+		if kv.Key.Value == "matrix" {
+			matrix = kv.Value
 			continue
 		}
-		p.otherKeyword(prefix(ctx)+"parallel", kv.key, parallelKeywords)
+		p.otherKeyword(prefix(ctx)+"parallel", kv.Key, parallelKeywords)
 	}
 	if matrix == nil {
-		p.d.errorf(n.pos, "%sparallel: `matrix` is required in the mapping form", prefix(ctx))
+		p.d.Errorf(n.Pos, "%sparallel: `matrix` is required in the mapping form", prefix(ctx))
 		return nil
 	}
 	rows, ok := p.matrix(ctx, "parallel:matrix", matrix)
@@ -43,7 +45,7 @@ func (p *parser) parallel(ctx string, n *node) *Parallel {
 	}
 	par := &Parallel{Matrix: rows}
 	if total := par.total(); total > maxParallel {
-		p.d.errorf(matrix.pos, "%sparallel:matrix makes %d jobs, at most %d are allowed", prefix(ctx), total, maxParallel)
+		p.d.Errorf(matrix.Pos, "%sparallel:matrix makes %d jobs, at most %d are allowed", prefix(ctx), total, maxParallel)
 		return nil
 	}
 	return par
@@ -51,40 +53,40 @@ func (p *parser) parallel(ctx string, n *node) *Parallel {
 
 // matrix reads a list of mappings from variable names to a value or a list
 // of values.
-func (p *parser) matrix(ctx, what string, n *node) ([]MatrixRow, bool) {
+func (p *parser) matrix(ctx, what string, n *yamlpos.Node) ([]MatrixRow, bool) {
 	items, ok := p.items(ctx, what, n, "a list of mappings of variables to values")
 	if !ok {
 		return nil, false
 	}
 	if len(items) == 0 {
-		p.d.errorf(n.pos, "%s%s must not be empty", prefix(ctx), what)
+		p.d.Errorf(n.Pos, "%s%s must not be empty", prefix(ctx), what)
 		return nil, false
 	}
 	rows := make([]MatrixRow, 0, len(items))
 	for _, it := range items {
-		if it.kind != mapNode || len(it.pairs) == 0 {
-			p.d.errorf(it.pos, "%s%s entries must be mappings of variables to values, got %s", prefix(ctx), what, describe(it))
+		if it.Kind != yamlpos.Mapping || len(it.Pairs) == 0 {
+			p.d.Errorf(it.Pos, "%s%s entries must be mappings of variables to values, got %s", prefix(ctx), what, yamlpos.Describe(it))
 			ok = false
 			continue
 		}
-		row := make(MatrixRow, 0, len(it.pairs))
-		for _, kv := range it.pairs {
-			if !variableName.MatchString(kv.key.value) {
-				p.d.errorf(kv.key.pos, "%s%s: variable name %q is invalid: use only letters, digits and \"_\"", prefix(ctx), what, kv.key.value)
+		row := make(MatrixRow, 0, len(it.Pairs))
+		for _, kv := range it.Pairs {
+			if !variableName.MatchString(kv.Key.Value) {
+				p.d.Errorf(kv.Key.Pos, "%s%s: variable name %q is invalid: use only letters, digits and \"_\"", prefix(ctx), what, kv.Key.Value)
 				ok = false
 				continue
 			}
-			values, good := p.stringList(ctx, what+" values", kv.value, true)
+			values, good := p.stringList(ctx, what+" values", kv.Value, true)
 			switch {
 			case !good:
 				ok = false
 				continue
 			case len(values) == 0:
-				p.d.errorf(kv.value.pos, "%s%s: %s has no values", prefix(ctx), what, kv.key.value)
+				p.d.Errorf(kv.Value.Pos, "%s%s: %s has no values", prefix(ctx), what, kv.Key.Value)
 				ok = false
 				continue
 			}
-			row = append(row, MatrixVar{Name: kv.key.value, Values: texts(values)})
+			row = append(row, MatrixVar{Name: kv.Key.Value, Values: texts(values)})
 		}
 		rows = append(rows, row)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/pkg/expr/gitlab"
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // ParseOptions give Parse what it needs beyond the pipeline file itself.
@@ -38,7 +39,7 @@ func Parse(path string, data []byte) (*Pipeline, error) {
 // On failure the error is an ErrorList holding every problem found, sorted
 // by position.
 func ParseWith(path string, data []byte, opts ParseOptions) (pl *Pipeline, err error) {
-	p := &parser{file: path, opts: opts, sizer: newSizer()}
+	p := &parser{file: path, opts: opts, sizer: yamlpos.NewSizer(yamlLimits)}
 	defer func() {
 		// A bug must not take down a coordinator parsing what users send.
 		if r := recover(); r != nil {
@@ -47,7 +48,7 @@ func ParseWith(path string, data []byte, opts ParseOptions) (pl *Pipeline, err e
 	}()
 	pl = p.parse(data)
 	if pl == nil && len(p.d.errs) == 0 {
-		p.d.errorf(Pos{File: path, Line: 1, Column: 1}, "internal error: the pipeline could not be read")
+		p.d.Errorf(Pos{File: path, Line: 1, Column: 1}, "internal error: the pipeline could not be read")
 	}
 	if len(p.d.errs) > 0 {
 		return nil, p.d.sortedErrors()
@@ -68,7 +69,7 @@ type parser struct {
 	file  string
 	opts  ParseOptions
 	d     diagnostics
-	sizer *sizer
+	sizer *yamlpos.Sizer
 	files []string
 	exprs map[string]*gitlab.Expr // parsed expressions by source
 }
@@ -77,18 +78,18 @@ type parser struct {
 // (template) when its name starts with a dot.
 type entry struct {
 	name   string
-	key    *node
-	body   *node
+	key    *yamlpos.Node
+	body   *yamlpos.Node
 	hidden bool
 }
 
 // topLevel is the top-level mapping sorted by role.
 type topLevel struct {
-	stages    *node
-	variables *node
-	dflt      *node
-	workflow  *node
-	globals   []pair
+	stages    *yamlpos.Node
+	variables *yamlpos.Node
+	dflt      *yamlpos.Node
+	workflow  *yamlpos.Node
+	globals   []yamlpos.Pair
 	entries   []*entry
 }
 
@@ -99,13 +100,13 @@ func (p *parser) parse(data []byte) *Pipeline {
 		// The YAML itself is broken, or an include is; what was read
 		// would only yield follow-on errors.
 		return nil
-	case root.isNull():
-		p.d.errorf(root.pos, "the pipeline is empty: it needs at least one job with a script")
+	case root.IsNull():
+		p.d.Errorf(root.Pos, "the pipeline is empty: it needs at least one job with a script")
 		return nil
-	case root.kind != mapNode:
-		p.d.errorf(root.pos, "a pipeline must be a mapping of keywords and jobs, got %s", describe(root))
+	case root.Kind != yamlpos.Mapping:
+		p.d.Errorf(root.Pos, "a pipeline must be a mapping of keywords and jobs, got %s", yamlpos.Describe(root))
 		return nil
-	case !p.checkSize(root):
+	case !p.sizer.Check(root, &p.d, "pipeline"):
 		return nil
 	}
 	top := p.sortTopLevel(root)
@@ -144,7 +145,7 @@ func (p *parser) parse(data []byte) *Pipeline {
 		infos = append(infos, info)
 	}
 	if visible == 0 {
-		p.d.errorf(root.pos, "the pipeline has no visible jobs: define at least one job whose name does not start with \".\"")
+		p.d.Errorf(root.Pos, "the pipeline has no visible jobs: define at least one job whose name does not start with \".\"")
 	}
 	if stagesOK {
 		p.checkGraph(pl, infos)
@@ -154,57 +155,57 @@ func (p *parser) parse(data []byte) *Pipeline {
 
 // sortTopLevel sorts the top-level keys into keywords and jobs, recording
 // problems with the ones that are neither.
-func (p *parser) sortTopLevel(root *node) topLevel {
+func (p *parser) sortTopLevel(root *yamlpos.Node) topLevel {
 	var top topLevel
-	var types *pair
-	for _, kv := range root.pairs {
-		name := kv.key.value
+	var types *yamlpos.Pair
+	for _, kv := range root.Pairs {
+		name := kv.Key.Value
 		switch {
 		case name == "stages":
-			top.stages = kv.value
+			top.stages = kv.Value
 		case name == "types":
 			types = &kv
 		case name == "variables":
-			top.variables = kv.value
+			top.variables = kv.Value
 		case name == "default":
-			top.dflt = kv.value
+			top.dflt = kv.Value
 		case name == "workflow":
-			top.workflow = kv.value
+			top.workflow = kv.Value
 		case name == "include":
 			// Already applied by loadPipeline.
 		case slices.Contains(deprecatedGlobals, name):
 			top.globals = append(top.globals, kv)
 		case strings.HasPrefix(name, "."):
-			top.entries = append(top.entries, &entry{name: name, key: kv.key, body: kv.value, hidden: true})
-		case kv.value.kind == mapNode:
-			if p.checkJobName(kv.key) {
-				top.entries = append(top.entries, &entry{name: name, key: kv.key, body: kv.value})
+			top.entries = append(top.entries, &entry{name: name, key: kv.Key, body: kv.Value, hidden: true})
+		case kv.Value.Kind == yamlpos.Mapping:
+			if p.checkJobName(kv.Key) {
+				top.entries = append(top.entries, &entry{name: name, key: kv.Key, body: kv.Value})
 			}
 		default:
-			msg := fmt.Sprintf("%q is neither a keyword nor a job: a job must be a mapping of keywords, got %s", name, describe(kv.value))
+			msg := fmt.Sprintf("%q is neither a keyword nor a job: a job must be a mapping of keywords, got %s", name, yamlpos.Describe(kv.Value))
 			if s := topLevelKeywords.suggest(name); s != "" {
 				msg += fmt.Sprintf("; did you mean `%s`?", s)
 			}
-			p.d.errorf(kv.key.pos, "%s", msg)
+			p.d.Errorf(kv.Key.Pos, "%s", msg)
 		}
 	}
 	if types != nil {
 		if top.stages != nil {
-			p.d.warnf(types.key.pos, "`types` is a deprecated name of `stages` and is ignored, since `stages` is set")
+			p.d.Warnf(types.Key.Pos, "`types` is a deprecated name of `stages` and is ignored, since `stages` is set")
 		} else {
-			p.d.warnf(types.key.pos, "`types` is deprecated; rename it `stages`")
-			top.stages = types.value
+			p.d.Warnf(types.Key.Pos, "`types` is deprecated; rename it `stages`")
+			top.stages = types.Value
 		}
 	}
 	return top
 }
 
-func (p *parser) checkJobName(key *node) bool {
+func (p *parser) checkJobName(key *yamlpos.Node) bool {
 	switch {
-	case strings.TrimSpace(key.value) == "":
-		p.d.errorf(key.pos, "a job name must not be empty")
-	case len(key.value) > maxJobNameLen:
-		p.d.errorf(key.pos, "job name %.20q... is too long: at most %d characters", key.value, maxJobNameLen)
+	case strings.TrimSpace(key.Value) == "":
+		p.d.Errorf(key.Pos, "a job name must not be empty")
+	case len(key.Value) > maxJobNameLen:
+		p.d.Errorf(key.Pos, "job name %.20q... is too long: at most %d characters", key.Value, maxJobNameLen)
 	default:
 		return true
 	}
@@ -213,17 +214,17 @@ func (p *parser) checkJobName(key *node) bool {
 
 // stages reads `stages:`; false means the list is unusable, so jobs are
 // not checked against it.
-func (p *parser) stages(n *node) ([]string, bool) {
+func (p *parser) stages(n *yamlpos.Node) ([]string, bool) {
 	names := []string{".pre"}
 	ok := true
-	var written []*node
+	var written []*yamlpos.Node
 	switch {
-	case n == nil || n.isNull():
+	case n == nil || n.IsNull():
 		for _, s := range defaultStages {
-			written = append(written, &node{kind: scalarNode, value: s})
+			written = append(written, &yamlpos.Node{Kind: yamlpos.Scalar, Value: s})
 		}
-	case n.kind != seqNode:
-		p.d.errorf(n.pos, "stages must be a list of stage names, got %s", describe(n))
+	case n.Kind != yamlpos.Sequence:
+		p.d.Errorf(n.Pos, "stages must be a list of stage names, got %s", yamlpos.Describe(n))
 		ok = false
 	default:
 		written, ok = p.stringList("", "stages", n, false)
@@ -231,47 +232,47 @@ func (p *parser) stages(n *node) ([]string, bool) {
 	seen := map[string]bool{".pre": true, ".post": true}
 	for _, s := range written {
 		switch {
-		case s.value == "":
-			p.d.errorf(s.pos, "a stage name must not be empty")
-		case seen[s.value]:
-			if s.value != ".pre" && s.value != ".post" {
-				p.d.warnf(s.pos, "stage %q is listed twice; the first place counts", s.value)
+		case s.Value == "":
+			p.d.Errorf(s.Pos, "a stage name must not be empty")
+		case seen[s.Value]:
+			if s.Value != ".pre" && s.Value != ".post" {
+				p.d.Warnf(s.Pos, "stage %q is listed twice; the first place counts", s.Value)
 			}
 		default:
-			seen[s.value] = true
-			names = append(names, s.value)
+			seen[s.Value] = true
+			names = append(names, s.Value)
 		}
 	}
 	return append(names, ".post"), ok
 }
 
-func (p *parser) undefinedStage(j *Job, stage *node, stages []string) {
+func (p *parser) undefinedStage(j *Job, stage *yamlpos.Node, stages []string) {
 	pos, hint := j.Pos, " (the default stage); set `stage:` or add it to `stages:`"
 	if stage != nil {
-		pos, hint = stage.pos, ""
+		pos, hint = stage.Pos, ""
 	}
-	p.d.errorf(pos, "job %q: stage %q is not defined%s; the defined stages are %s",
+	p.d.Errorf(pos, "job %q: stage %q is not defined%s; the defined stages are %s",
 		j.Name, j.Stage, hint, strings.Join(stages, ", "))
 }
 
 // otherKeyword reports a key that is not supported at this place: a
 // warning for keywords Gantry ignores, an error with the reason for those
 // it refuses, an error for anything else.
-func (p *parser) otherKeyword(ctx string, key *node, kws keywords) {
-	k := key.value
+func (p *parser) otherKeyword(ctx string, key *yamlpos.Node, kws keywords) {
+	k := key.Value
 	if kws.isIgnored(k) {
-		p.d.warnf(key.pos, "%skeyword `%s` is not used by Gantry and was ignored", prefix(ctx), k)
+		p.d.Warnf(key.Pos, "%skeyword `%s` is not used by Gantry and was ignored", prefix(ctx), k)
 		return
 	}
 	if reason, ok := kws.refused[k]; ok {
-		p.d.errorf(key.pos, "%skeyword `%s` is not supported: %s", prefix(ctx), k, reason)
+		p.d.Errorf(key.Pos, "%skeyword `%s` is not supported: %s", prefix(ctx), k, reason)
 		return
 	}
 	msg := fmt.Sprintf("unknown keyword `%s`", k)
 	if s := kws.suggest(k); s != "" {
 		msg += fmt.Sprintf("; did you mean `%s`?", s)
 	}
-	p.d.errorf(key.pos, "%s%s", prefix(ctx), msg)
+	p.d.Errorf(key.Pos, "%s%s", prefix(ctx), msg)
 }
 
 // prefix turns a message context such as `job "build"` into a prefix.
@@ -284,23 +285,23 @@ func prefix(ctx string) string {
 
 // checkExpanded bounds the work left after `extends` and `!reference`,
 // which can multiply a big template by the number of jobs using it.
-func (p *parser) checkExpanded(root *node, top *topLevel, resolved map[string]*node) bool {
+func (p *parser) checkExpanded(root *yamlpos.Node, top *topLevel, resolved map[string]*yamlpos.Node) bool {
 	total := 0
 	for _, e := range top.entries {
 		if body, ok := resolved[e.name]; ok && !e.hidden {
-			total += p.sizer.measure(body).size
+			total += p.sizer.Measure(body).Nodes
 		}
 	}
-	for _, n := range []*node{top.stages, top.variables, top.dflt, top.workflow} {
+	for _, n := range []*yamlpos.Node{top.stages, top.variables, top.dflt, top.workflow} {
 		if n != nil {
-			total += p.sizer.measure(n).size
+			total += p.sizer.Measure(n).Nodes
 		}
 	}
 	for _, kv := range top.globals {
-		total += p.sizer.measure(kv.value).size
+		total += p.sizer.Measure(kv.Value).Nodes
 	}
 	if total > maxNodes {
-		p.d.errorf(root.pos, "the pipeline is too big: with `extends` and `!reference` applied its jobs have more than %d values", maxNodes)
+		p.d.Errorf(root.Pos, "the pipeline is too big: with `extends` and `!reference` applied its jobs have more than %d values", maxNodes)
 		return false
 	}
 	return true

@@ -239,12 +239,12 @@ func (pl *planner) workflow() bool {
 // job plans every instance of one job definition.
 func (pl *planner) job(j *Job) {
 	if j.Parallel.total() > maxParallel {
-		pl.d.errorf(j.Pos, "job %q: parallel makes more than %d jobs", j.Name, maxParallel)
+		pl.d.Errorf(j.Pos, "job %q: parallel makes more than %d jobs", j.Name, maxParallel)
 		return
 	}
 	stage := slices.Index(pl.p.Stages, j.Stage)
 	if stage < 0 { // only in a pipeline built by hand: Parse checks stages
-		pl.d.errorf(j.Pos, "job %q: stage %q is not defined", j.Name, j.Stage)
+		pl.d.Errorf(j.Pos, "job %q: stage %q is not defined", j.Name, j.Stage)
 		return
 	}
 	for _, inst := range j.instances() {
@@ -368,7 +368,7 @@ func (pl *planner) needs(pj *PlanJob) {
 		}
 		if len(targets) == 0 {
 			if !nd.Optional {
-				pl.d.errorf(nd.Pos, "job %q needs %q, which is not in the pipeline for this ref (its rules, only or except exclude it); make the need optional with `needs: [{job: %s, optional: true}]`", pj.Name, nd.Job, nd.Job)
+				pl.d.Errorf(nd.Pos, "job %q needs %q, which is not in the pipeline for this ref (its rules, only or except exclude it); make the need optional with `needs: [{job: %s, optional: true}]`", pj.Name, nd.Job, nd.Job)
 			}
 			continue
 		}
@@ -426,7 +426,7 @@ func (pl *planner) checkCycles() {
 			switch state[nd.Job] {
 			case 1:
 				cycle := append(slices.Clone(stack[slices.Index(stack, nd.Job):]), nd.Job)
-				pl.d.errorf(j.Job.Pos, "job %q: needs form a cycle: %s", j.Name, strings.Join(cycle, " -> "))
+				pl.d.Errorf(j.Job.Pos, "job %q: needs form a cycle: %s", j.Name, strings.Join(cycle, " -> "))
 				return false
 			case 0:
 				if !visit(byName[nd.Job]) {

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"strings"
+
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // maxReferenceDepth is how deeply GitLab lets `!reference` tags nest: a
@@ -18,13 +20,13 @@ const maxReferenceDepth = 10
 // check that follows measures the expansion.
 type referenceResolver struct {
 	p      *parser
-	top    map[string]*node
-	memo   map[*node]refResult
+	top    map[string]*yamlpos.Node
+	memo   map[*yamlpos.Node]refResult
 	active map[string]bool // reference paths being resolved, for cycles
 }
 
 type refResult struct {
-	n *node
+	n *yamlpos.Node
 	// height is the longest chain of references under the node.
 	height int
 }
@@ -32,9 +34,9 @@ type refResult struct {
 // resolveReferences resolves every `!reference` in the top-level values
 // and the jobs (templates too, so a broken one is reported as GitLab
 // does). It returns false when a reference is broken.
-func (p *parser) resolveReferences(top *topLevel, resolved map[string]*node) bool {
-	r := &referenceResolver{p: p, top: map[string]*node{}, memo: map[*node]refResult{}, active: map[string]bool{}}
-	keywords := map[string]**node{
+func (p *parser) resolveReferences(top *topLevel, resolved map[string]*yamlpos.Node) bool {
+	r := &referenceResolver{p: p, top: map[string]*yamlpos.Node{}, memo: map[*yamlpos.Node]refResult{}, active: map[string]bool{}}
+	keywords := map[string]**yamlpos.Node{
 		"stages": &top.stages, "variables": &top.variables, "default": &top.dflt, "workflow": &top.workflow,
 	}
 	for k, n := range keywords {
@@ -43,7 +45,7 @@ func (p *parser) resolveReferences(top *topLevel, resolved map[string]*node) boo
 		}
 	}
 	for _, kv := range top.globals {
-		r.top[kv.key.value] = kv.value
+		r.top[kv.Key.Value] = kv.Value
 	}
 	for _, e := range top.entries {
 		if b, ok := resolved[e.name]; ok {
@@ -60,7 +62,7 @@ func (p *parser) resolveReferences(top *topLevel, resolved map[string]*node) boo
 		}
 	}
 	for i, kv := range top.globals {
-		top.globals[i].value = r.resolve(kv.value).n
+		top.globals[i].Value = r.resolve(kv.Value).n
 	}
 	for _, e := range top.entries {
 		if b, ok := resolved[e.name]; ok {
@@ -70,21 +72,21 @@ func (p *parser) resolveReferences(top *topLevel, resolved map[string]*node) boo
 	return p.d.errorCount() == before
 }
 
-func (r *referenceResolver) resolve(n *node) refResult {
+func (r *referenceResolver) resolve(n *yamlpos.Node) refResult {
 	if res, ok := r.memo[n]; ok {
 		return res
 	}
 	res := refResult{n: n}
 	switch {
-	case n.tag == "!reference":
+	case n.Tag == "!reference":
 		res = r.reference(n)
-	case n.kind == seqNode:
-		var items []*node
-		for i, it := range n.items {
+	case n.Kind == yamlpos.Sequence:
+		var items []*yamlpos.Node
+		for i, it := range n.Items {
 			c := r.resolve(it)
 			res.height = max(res.height, c.height)
 			if c.n != it && items == nil {
-				items = append(make([]*node, 0, len(n.items)), n.items[:i]...)
+				items = append(make([]*yamlpos.Node, 0, len(n.Items)), n.Items[:i]...)
 			}
 			if items != nil {
 				items = append(items, c.n)
@@ -92,24 +94,24 @@ func (r *referenceResolver) resolve(n *node) refResult {
 		}
 		if items != nil {
 			out := *n
-			out.items = items
+			out.Items = items
 			res.n = &out
 		}
-	case n.kind == mapNode:
-		var pairs []pair
-		for i, kv := range n.pairs {
-			c := r.resolve(kv.value)
+	case n.Kind == yamlpos.Mapping:
+		var pairs []yamlpos.Pair
+		for i, kv := range n.Pairs {
+			c := r.resolve(kv.Value)
 			res.height = max(res.height, c.height)
-			if c.n != kv.value && pairs == nil {
-				pairs = append(make([]pair, 0, len(n.pairs)), n.pairs[:i]...)
+			if c.n != kv.Value && pairs == nil {
+				pairs = append(make([]yamlpos.Pair, 0, len(n.Pairs)), n.Pairs[:i]...)
 			}
 			if pairs != nil {
-				pairs = append(pairs, pair{key: kv.key, value: c.n})
+				pairs = append(pairs, yamlpos.Pair{Key: kv.Key, Value: c.n})
 			}
 		}
 		if pairs != nil {
 			out := *n
-			out.pairs = pairs
+			out.Pairs = pairs
 			res.n = &out
 		}
 	}
@@ -118,24 +120,24 @@ func (r *referenceResolver) resolve(n *node) refResult {
 }
 
 // reference resolves one `!reference` node.
-func (r *referenceResolver) reference(n *node) refResult {
-	failed := refResult{n: &node{kind: scalarNode, tag: "!!null", pos: n.pos}}
-	path := make([]string, 0, len(n.items))
-	for _, it := range n.items {
-		if it.kind != scalarNode || it.isNull() {
-			r.p.d.errorf(it.pos, "!reference takes a list of keys, such as [.job, script]; got %s in the list", describe(it))
+func (r *referenceResolver) reference(n *yamlpos.Node) refResult {
+	failed := refResult{n: &yamlpos.Node{Kind: yamlpos.Scalar, Tag: "!!null", Pos: n.Pos}}
+	path := make([]string, 0, len(n.Items))
+	for _, it := range n.Items {
+		if it.Kind != yamlpos.Scalar || it.IsNull() {
+			r.p.d.Errorf(it.Pos, "!reference takes a list of keys, such as [.job, script]; got %s in the list", yamlpos.Describe(it))
 			return failed
 		}
-		path = append(path, it.value)
+		path = append(path, it.Value)
 	}
 	shown := "!reference [" + strings.Join(path, ", ") + "]"
 	if len(path) == 0 {
-		r.p.d.errorf(n.pos, "!reference needs the keys of a value, such as [.job, script]")
+		r.p.d.Errorf(n.Pos, "!reference needs the keys of a value, such as [.job, script]")
 		return failed
 	}
 	key := strings.Join(path, "\x00")
 	if r.active[key] {
-		r.p.d.errorf(n.pos, "%s is part of a circular chain of references", shown)
+		r.p.d.Errorf(n.Pos, "%s is part of a circular chain of references", shown)
 		return failed
 	}
 	target, ok := r.top[path[0]]
@@ -143,15 +145,15 @@ func (r *referenceResolver) reference(n *node) refResult {
 		if !ok {
 			break
 		}
-		if target.tag == "!reference" {
+		if target.Tag == "!reference" {
 			target = r.resolve(target).n
 		}
-		var kv pair
-		kv, ok = target.lookup(k)
-		target = kv.value
+		var kv yamlpos.Pair
+		kv, ok = target.Lookup(k)
+		target = kv.Value
 	}
 	if !ok {
-		r.p.d.errorf(n.pos, "%s could not be found", shown)
+		r.p.d.Errorf(n.Pos, "%s could not be found", shown)
 		return failed
 	}
 	r.active[key] = true
@@ -159,7 +161,7 @@ func (r *referenceResolver) reference(n *node) refResult {
 	delete(r.active, key)
 	res.height++
 	if res.height > maxReferenceDepth {
-		r.p.d.errorf(n.pos, "%s is nested too deeply: more than %d references in a chain", shown, maxReferenceDepth)
+		r.p.d.Errorf(n.Pos, "%s is nested too deeply: more than %d references in a chain", shown, maxReferenceDepth)
 		return failed
 	}
 	return res

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"slices"
 	"strconv"
+
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // Retry is a job's `retry:`: how many times to retry it automatically, and
@@ -40,68 +42,68 @@ var retryKeywords = keywords{supported: []string{"max", "when", "exit_codes"}}
 
 // retry reads `retry:` as a number or as a mapping of max, when and
 // exit_codes.
-func (p *parser) retry(ctx string, n *node) *Retry {
-	switch n.kind {
-	case scalarNode:
+func (p *parser) retry(ctx string, n *yamlpos.Node) *Retry {
+	switch n.Kind {
+	case yamlpos.Scalar:
 		max, ok := p.retryMax(ctx, "retry", n)
 		if !ok {
 			return nil
 		}
 		return &Retry{Max: max}
-	case mapNode:
+	case yamlpos.Mapping:
 	default:
-		p.d.errorf(n.pos, "%sretry must be a number from 0 to %d or a mapping with max, when and exit_codes, got %s", prefix(ctx), maxRetry, describe(n))
+		p.d.Errorf(n.Pos, "%sretry must be a number from 0 to %d or a mapping with max, when and exit_codes, got %s", prefix(ctx), maxRetry, yamlpos.Describe(n))
 		return nil
 	}
 	r := &Retry{}
-	for _, kv := range n.pairs {
-		switch kv.key.value {
+	for _, kv := range n.Pairs {
+		switch kv.Key.Value {
 		case "max":
-			max, ok := p.retryMax(ctx, "retry:max", kv.value)
+			max, ok := p.retryMax(ctx, "retry:max", kv.Value)
 			if !ok {
 				return nil
 			}
 			r.Max = max
 		case "when":
-			whens, ok := p.stringList(ctx, "retry:when", kv.value, true)
+			whens, ok := p.stringList(ctx, "retry:when", kv.Value, true)
 			if !ok {
 				return nil
 			}
 			for _, w := range whens {
-				if !slices.Contains(RetryReasons, w.value) {
-					p.d.errorf(w.pos, "%sretry:when %q is not a failure reason; use one of %v", prefix(ctx), w.value, RetryReasons)
+				if !slices.Contains(RetryReasons, w.Value) {
+					p.d.Errorf(w.Pos, "%sretry:when %q is not a failure reason; use one of %v", prefix(ctx), w.Value, RetryReasons)
 					return nil
 				}
-				r.When = append(r.When, w.value)
+				r.When = append(r.When, w.Value)
 			}
 		case "exit_codes":
-			codes, ok := p.stringList(ctx, "retry:exit_codes", kv.value, true)
+			codes, ok := p.stringList(ctx, "retry:exit_codes", kv.Value, true)
 			if !ok {
 				return nil
 			}
 			for _, c := range codes {
-				code, err := strconv.Atoi(c.value)
+				code, err := strconv.Atoi(c.Value)
 				if err != nil || code < 0 || code > 255 {
-					p.d.errorf(c.pos, "%sretry:exit_codes entries must be exit codes (0 to 255), got %q", prefix(ctx), c.value)
+					p.d.Errorf(c.Pos, "%sretry:exit_codes entries must be exit codes (0 to 255), got %q", prefix(ctx), c.Value)
 					return nil
 				}
 				r.ExitCodes = append(r.ExitCodes, code)
 			}
 		default:
-			p.otherKeyword(ctx+" retry", kv.key, retryKeywords)
+			p.otherKeyword(ctx+" retry", kv.Key, retryKeywords)
 		}
 	}
 	return r
 }
 
-func (p *parser) retryMax(ctx, what string, n *node) (int, bool) {
+func (p *parser) retryMax(ctx, what string, n *yamlpos.Node) (int, bool) {
 	s, ok := p.scalar(ctx, what, n)
 	if !ok {
 		return 0, false
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil || v < 0 || v > maxRetry {
-		p.d.errorf(n.pos, "%s%s must be a whole number from 0 to %d, got %q", prefix(ctx), what, maxRetry, s)
+		p.d.Errorf(n.Pos, "%s%s must be a whole number from 0 to %d, got %q", prefix(ctx), what, maxRetry, s)
 		return 0, false
 	}
 	return v, true

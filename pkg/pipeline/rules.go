@@ -3,6 +3,8 @@ package pipeline
 import (
 	"regexp"
 	"strings"
+
+	"github.com/gantry-ci/gantry/pkg/yamlpos"
 )
 
 // ruleKind is where a `rules:` list is: each place allows other keywords
@@ -37,7 +39,7 @@ var jobWhens = []string{"on_success", "on_failure", "always", "manual", "delayed
 const maxStartIn = week
 
 // rules reads a `rules:` list; false means it is unusable.
-func (p *parser) rules(ctx string, n *node, kind ruleKind) ([]*Rule, bool) {
+func (p *parser) rules(ctx string, n *yamlpos.Node, kind ruleKind) ([]*Rule, bool) {
 	items, ok := p.items(ctx, "rules", n, "a list of rules")
 	if !ok {
 		return nil, false
@@ -53,63 +55,63 @@ func (p *parser) rules(ctx string, n *node, kind ruleKind) ([]*Rule, bool) {
 	return rules, ok
 }
 
-func (p *parser) rule(ctx string, n *node, kind ruleKind) (*Rule, bool) {
-	if n.kind != mapNode {
-		p.d.errorf(n.pos, "%srules entries must be mappings such as {if: ..., when: ...}, got %s", prefix(ctx), describe(n))
+func (p *parser) rule(ctx string, n *yamlpos.Node, kind ruleKind) (*Rule, bool) {
+	if n.Kind != yamlpos.Mapping {
+		p.d.Errorf(n.Pos, "%srules entries must be mappings such as {if: ..., when: ...}, got %s", prefix(ctx), yamlpos.Describe(n))
 		return nil, false
 	}
-	r := &Rule{Pos: n.pos}
+	r := &Rule{Pos: n.Pos}
 	rctx := prefix(ctx) + "rules"
 	ok := true
-	var when, startIn *node
-	for _, kv := range n.pairs {
-		if !ruleKeywords[kind].isSupported(kv.key.value) {
-			p.otherKeyword(rctx, kv.key, ruleKeywords[kind])
+	var when, startIn *yamlpos.Node
+	for _, kv := range n.Pairs {
+		if !ruleKeywords[kind].isSupported(kv.Key.Value) {
+			p.otherKeyword(rctx, kv.Key, ruleKeywords[kind])
 			ok = false
 			continue
 		}
 		good := true
-		switch kv.key.value {
+		switch kv.Key.Value {
 		case "if":
-			r.ifx, good = p.expression(ctx, "rules:if", kv.value)
+			r.ifx, good = p.expression(ctx, "rules:if", kv.Value)
 			r.If = r.ifx.src
 		case "changes":
-			r.Changes, good = p.changes(ctx, "rules:changes", kv.value)
+			r.Changes, good = p.changes(ctx, "rules:changes", kv.Value)
 		case "exists":
-			r.Exists, good = p.exists(ctx, kv.value)
+			r.Exists, good = p.exists(ctx, kv.Value)
 		case "when":
-			when = kv.value
-			r.When, good = p.oneOf(ctx, "rules:when", kv.value, ruleWhens[kind]...)
+			when = kv.Value
+			r.When, good = p.oneOf(ctx, "rules:when", kv.Value, ruleWhens[kind]...)
 		case "start_in":
-			startIn = kv.value
-			r.StartIn, _, good = p.durationValue(ctx, "rules:start_in", kv.value, maxStartIn, false)
+			startIn = kv.Value
+			r.StartIn, _, good = p.durationValue(ctx, "rules:start_in", kv.Value, maxStartIn, false)
 		case "allow_failure":
 			var b bool
-			b, good = p.boolean(ctx, "rules:allow_failure", kv.value)
+			b, good = p.boolean(ctx, "rules:allow_failure", kv.Value)
 			r.AllowFailure = &b
 		case "variables":
-			r.Variables = p.variables(rctx, kv.value, false)
+			r.Variables = p.variables(rctx, kv.Value, false)
 		case "needs":
-			r.Needs, good = p.needs(rctx, kv.value)
+			r.Needs, good = p.needs(rctx, kv.Value)
 			r.UsesNeeds = true
 		case "interruptible":
 			var b bool
-			b, good = p.boolean(ctx, "rules:interruptible", kv.value)
+			b, good = p.boolean(ctx, "rules:interruptible", kv.Value)
 			r.Interruptible = &b
 		case "auto_cancel":
-			r.AutoCancel, good = p.autoCancel(rctx, kv.value)
+			r.AutoCancel, good = p.autoCancel(rctx, kv.Value)
 		}
 		ok = ok && good
 	}
 	switch {
 	case r.When == "delayed" && startIn == nil:
-		p.d.errorf(when.pos, "%s: when: delayed needs start_in", rctx)
+		p.d.Errorf(when.Pos, "%s: when: delayed needs start_in", rctx)
 		ok = false
 	case startIn != nil && r.When != "delayed" && when != nil:
-		p.d.errorf(startIn.pos, "%s: start_in is only for when: delayed", rctx)
+		p.d.Errorf(startIn.Pos, "%s: start_in is only for when: delayed", rctx)
 		ok = false
 	case startIn != nil && when == nil:
-		p.d.errorf(startIn.pos, "%s: start_in needs when: delayed in the same rule", rctx)
+		p.d.Errorf(startIn.Pos, "%s: start_in needs when: delayed in the same rule", rctx)
 		ok = false
 	}
 	return r, ok
@@ -117,39 +119,39 @@ func (p *parser) rule(ctx string, n *node, kind ruleKind) (*Rule, bool) {
 
 // changes reads `changes:`, a list of globs or a mapping with paths and
 // compare_to.
-func (p *parser) changes(ctx, what string, n *node) (*Changes, bool) {
+func (p *parser) changes(ctx, what string, n *yamlpos.Node) (*Changes, bool) {
 	c := &Changes{}
-	if n.kind != mapNode {
+	if n.Kind != yamlpos.Mapping {
 		paths, ok := p.stringList(ctx, what, n, false)
 		c.Paths = texts(paths)
 		return c, ok
 	}
 	ok := true
-	var paths *node
-	for _, kv := range n.pairs {
-		switch kv.key.value {
+	var paths *yamlpos.Node
+	for _, kv := range n.Pairs {
+		switch kv.Key.Value {
 		case "paths":
-			paths = kv.value
-			list, good := p.stringList(ctx, what+":paths", kv.value, false)
+			paths = kv.Value
+			list, good := p.stringList(ctx, what+":paths", kv.Value, false)
 			c.Paths, ok = texts(list), ok && good
 		case "compare_to":
-			s, good := p.scalar(ctx, what+":compare_to", kv.value)
+			s, good := p.scalar(ctx, what+":compare_to", kv.Value)
 			c.CompareTo, ok = s, ok && good
 		default:
-			p.otherKeyword(prefix(ctx)+what, kv.key, keywords{supported: []string{"paths", "compare_to"}})
+			p.otherKeyword(prefix(ctx)+what, kv.Key, keywords{supported: []string{"paths", "compare_to"}})
 			ok = false
 		}
 	}
 	if paths == nil {
-		p.d.errorf(n.pos, "%s%s: `paths` is required", prefix(ctx), what)
+		p.d.Errorf(n.Pos, "%s%s: `paths` is required", prefix(ctx), what)
 		ok = false
 	}
 	return c, ok
 }
 
 // exists reads `exists:`, a list of globs or a mapping with paths.
-func (p *parser) exists(ctx string, n *node) ([]string, bool) {
-	if n.kind != mapNode {
+func (p *parser) exists(ctx string, n *yamlpos.Node) ([]string, bool) {
+	if n.Kind != yamlpos.Mapping {
 		paths, ok := p.stringList(ctx, "rules:exists", n, false)
 		out := texts(paths)
 		if out == nil {
@@ -159,15 +161,15 @@ func (p *parser) exists(ctx string, n *node) ([]string, bool) {
 	}
 	ok := true
 	out := []string{}
-	var paths *node
-	for _, kv := range n.pairs {
-		switch kv.key.value {
+	var paths *yamlpos.Node
+	for _, kv := range n.Pairs {
+		switch kv.Key.Value {
 		case "paths":
-			paths = kv.value
-			list, good := p.stringList(ctx, "rules:exists:paths", kv.value, false)
+			paths = kv.Value
+			list, good := p.stringList(ctx, "rules:exists:paths", kv.Value, false)
 			out, ok = append(out, texts(list)...), ok && good
 		default:
-			p.otherKeyword(prefix(ctx)+"rules:exists", kv.key, keywords{
+			p.otherKeyword(prefix(ctx)+"rules:exists", kv.Key, keywords{
 				supported: []string{"paths"},
 				refused:   map[string]string{"project": reasonOtherProj, "ref": reasonOtherProj},
 			})
@@ -175,7 +177,7 @@ func (p *parser) exists(ctx string, n *node) ([]string, bool) {
 		}
 	}
 	if paths == nil {
-		p.d.errorf(n.pos, "%srules:exists: `paths` is required", prefix(ctx))
+		p.d.Errorf(n.Pos, "%srules:exists: `paths` is required", prefix(ctx))
 		ok = false
 	}
 	return out, ok
@@ -183,22 +185,22 @@ func (p *parser) exists(ctx string, n *node) ([]string, bool) {
 
 var autoCancelKeywords = keywords{supported: []string{"on_new_commit", "on_job_failure"}}
 
-func (p *parser) autoCancel(ctx string, n *node) (*AutoCancel, bool) {
-	if n.kind != mapNode {
-		p.d.errorf(n.pos, "%sauto_cancel must be a mapping with on_new_commit and on_job_failure, got %s", prefix(ctx), describe(n))
+func (p *parser) autoCancel(ctx string, n *yamlpos.Node) (*AutoCancel, bool) {
+	if n.Kind != yamlpos.Mapping {
+		p.d.Errorf(n.Pos, "%sauto_cancel must be a mapping with on_new_commit and on_job_failure, got %s", prefix(ctx), yamlpos.Describe(n))
 		return nil, false
 	}
 	ac := &AutoCancel{}
 	ok := true
-	for _, kv := range n.pairs {
+	for _, kv := range n.Pairs {
 		good := true
-		switch kv.key.value {
+		switch kv.Key.Value {
 		case "on_new_commit":
-			ac.OnNewCommit, good = p.oneOf(ctx, "auto_cancel:on_new_commit", kv.value, "conservative", "interruptible", "none")
+			ac.OnNewCommit, good = p.oneOf(ctx, "auto_cancel:on_new_commit", kv.Value, "conservative", "interruptible", "none")
 		case "on_job_failure":
-			ac.OnJobFailure, good = p.oneOf(ctx, "auto_cancel:on_job_failure", kv.value, "none", "all")
+			ac.OnJobFailure, good = p.oneOf(ctx, "auto_cancel:on_job_failure", kv.Value, "none", "all")
 		default:
-			p.otherKeyword(prefix(ctx)+"auto_cancel", kv.key, autoCancelKeywords)
+			p.otherKeyword(prefix(ctx)+"auto_cancel", kv.Key, autoCancelKeywords)
 			good = false
 		}
 		ok = ok && good
@@ -211,30 +213,30 @@ var workflowKeywords = keywords{supported: []string{"rules", "name", "auto_cance
 const maxWorkflowNameLen = 255
 
 // workflow reads `workflow:`.
-func (p *parser) workflow(n *node) *Workflow {
-	if n.isNull() {
+func (p *parser) workflow(n *yamlpos.Node) *Workflow {
+	if n.IsNull() {
 		return nil
 	}
-	if n.kind != mapNode {
-		p.d.errorf(n.pos, "workflow must be a mapping with rules, name or auto_cancel, got %s", describe(n))
+	if n.Kind != yamlpos.Mapping {
+		p.d.Errorf(n.Pos, "workflow must be a mapping with rules, name or auto_cancel, got %s", yamlpos.Describe(n))
 		return nil
 	}
 	w := &Workflow{}
-	for _, kv := range n.pairs {
-		switch kv.key.value {
+	for _, kv := range n.Pairs {
+		switch kv.Key.Value {
 		case "rules":
-			w.Rules, _ = p.rules("workflow", kv.value, workflowRule)
+			w.Rules, _ = p.rules("workflow", kv.Value, workflowRule)
 			w.UsesRules = true
 		case "name":
-			name, ok := p.scalar("workflow", "name", kv.value)
+			name, ok := p.scalar("workflow", "name", kv.Value)
 			if ok && len(name) > maxWorkflowNameLen {
-				p.d.errorf(kv.value.pos, "workflow: name is too long: at most %d characters", maxWorkflowNameLen)
+				p.d.Errorf(kv.Value.Pos, "workflow: name is too long: at most %d characters", maxWorkflowNameLen)
 			}
 			w.Name = name
 		case "auto_cancel":
-			w.AutoCancel, _ = p.autoCancel("workflow", kv.value)
+			w.AutoCancel, _ = p.autoCancel("workflow", kv.Value)
 		default:
-			p.otherKeyword("workflow", kv.key, workflowKeywords)
+			p.otherKeyword("workflow", kv.Key, workflowKeywords)
 		}
 	}
 	return w
@@ -257,18 +259,18 @@ var policyKeywords = keywords{
 
 // policy reads `only:` or `except:`: a list of refs or a mapping of refs,
 // variables and changes.
-func (p *parser) policy(ctx, what string, n *node) *Policy {
-	pol := &Policy{Pos: n.pos}
-	if n.kind != mapNode {
+func (p *parser) policy(ctx, what string, n *yamlpos.Node) *Policy {
+	pol := &Policy{Pos: n.Pos}
+	if n.Kind != yamlpos.Mapping {
 		pol.Refs, pol.refs = p.refs(ctx, what, n)
 		return pol
 	}
-	for _, kv := range n.pairs {
-		switch kv.key.value {
+	for _, kv := range n.Pairs {
+		switch kv.Key.Value {
 		case "refs":
-			pol.Refs, pol.refs = p.refs(ctx, what+":refs", kv.value)
+			pol.Refs, pol.refs = p.refs(ctx, what+":refs", kv.Value)
 		case "variables":
-			exprs, _ := p.stringList(ctx, what+":variables", kv.value, false)
+			exprs, _ := p.stringList(ctx, what+":variables", kv.Value, false)
 			for _, e := range exprs {
 				if x, ok := p.expression(ctx, what+":variables", e); ok {
 					pol.Variables = append(pol.Variables, x.src)
@@ -276,26 +278,26 @@ func (p *parser) policy(ctx, what string, n *node) *Policy {
 				}
 			}
 		case "changes":
-			pol.Changes, _ = p.changes(ctx, what+":changes", kv.value)
+			pol.Changes, _ = p.changes(ctx, what+":changes", kv.Value)
 		default:
-			p.otherKeyword(prefix(ctx)+what, kv.key, policyKeywords)
+			p.otherKeyword(prefix(ctx)+what, kv.Key, policyKeywords)
 		}
 	}
 	return pol
 }
 
-func (p *parser) refs(ctx, what string, n *node) ([]string, []refPattern) {
+func (p *parser) refs(ctx, what string, n *yamlpos.Node) ([]string, []refPattern) {
 	list, _ := p.stringList(ctx, what, n, true)
 	out := make([]refPattern, 0, len(list))
 	for _, r := range list {
-		pat := refPattern{name: r.value}
-		if name, project, ok := strings.Cut(r.value, "@"); ok {
+		pat := refPattern{name: r.Value}
+		if name, project, ok := strings.Cut(r.Value, "@"); ok {
 			pat.name, pat.project = name, project
 		}
 		if re, isRegexp, err := rubyRegexp(pat.name); isRegexp {
 			if err != nil {
 				// GitLab falls back to comparing the text.
-				p.d.warnf(r.pos, "%s%s: %q is not a valid regular expression (%v); it is compared as a ref name", prefix(ctx), what, pat.name, err)
+				p.d.Warnf(r.Pos, "%s%s: %q is not a valid regular expression (%v); it is compared as a ref name", prefix(ctx), what, pat.name, err)
 			} else {
 				pat.re = re
 			}
