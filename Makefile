@@ -12,8 +12,11 @@ LDFLAGS := -s -w -X github.com/gantry-ci/gantry/runner.Version=$(VERSION)
 BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+# A real S3-compatible server for the blob store's tests (coordinator/blob/s3test).
+VERSITYGW_VERSION := v1.8.0
 
 export PATH := $(TOOLS):$(PATH)
+export GANTRY_S3_SERVER := $(TOOLS)/versitygw
 
 .PHONY: all build demo test fuzz-brief test-unit test-e2e test-images tools proto proto-check lint fmt-check vet bench clean
 
@@ -28,7 +31,7 @@ demo: build test-images
 	./deploy/demo.sh
 
 ## test: everything CI checks
-test: fmt-check vet proto-check test-images
+test: fmt-check vet proto-check test-images $(TOOLS)/versitygw
 	$(GO) test -race -timeout 25m ./...
 	$(MAKE) fuzz-brief
 
@@ -66,7 +69,10 @@ $(TOOLS)/protoc-gen-go:
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
-tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
+$(TOOLS)/versitygw:
+	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(TOOLS)/versitygw
 
 ## proto: regenerate the checked-in gRPC code
 proto: tools

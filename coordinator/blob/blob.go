@@ -1,6 +1,11 @@
-// Package blob stores byte blobs (run sources today; artifacts, caches and
-// reports later) outside etcd, addressed by key. The filesystem backend
-// keeps them under the coordinator's data dir.
+// Package blob stores byte blobs (run sources, artifacts, caches; reports
+// and archived logs later) outside etcd, addressed by key. Two backends
+// have the same methods: FS keeps blobs in a directory (by default under
+// the coordinator's data dir), S3 in a bucket of any S3-compatible object
+// store, so that several coordinators share them. Open picks one from the
+// configuration. Blobs are streamed both ways: nothing holds a whole blob
+// in memory. Their metadata (names, sizes, digests, owners) lives in etcd,
+// recorded by the callers.
 package blob
 
 import (
@@ -9,11 +14,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"strings"
+	"time"
 )
 
 // ErrNotFound means no blob has the key.
@@ -22,26 +27,8 @@ var ErrNotFound = errors.New("blob not found")
 // ErrTooLarge means a blob exceeded the size limit it was written under.
 var ErrTooLarge = errors.New("blob too large")
 
-// FS is a filesystem blob store.
-type FS struct {
-	dir string
-}
-
-// NewFS returns a store rooted at dir, creating it.
-func NewFS(dir string) (*FS, error) {
-	if err := os.MkdirAll(filepath.Join(dir, ".tmp"), 0o750); err != nil {
-		return nil, fmt.Errorf("blob store %s: %w", dir, err)
-	}
-	return &FS{dir: dir}, nil
-}
-
-func (f *FS) path(key string) (string, error) {
-	clean := filepath.Clean("/" + key)
-	if key == "" || clean != "/"+key || strings.HasPrefix(key, ".tmp") {
-		return "", fmt.Errorf("invalid blob key %q", key)
-	}
-	return filepath.Join(f.dir, filepath.FromSlash(key)), nil
-}
+// tmpDir holds blobs being written; keys never start with it.
+const tmpDir = ".tmp"
 
 // PutResult describes a stored blob.
 type PutResult struct {
@@ -49,79 +36,91 @@ type PutResult struct {
 	SHA256 string
 }
 
-// PutContentAddressed stores r under prefix/<sha256><suffix>, returning its
-// digest. Identical contents share one blob. At most maxBytes are accepted
-// (0 means no limit).
-func (f *FS) PutContentAddressed(ctx context.Context, prefix, suffix string, r io.Reader, maxBytes int64) (PutResult, error) {
-	return f.put(ctx, r, maxBytes, func(sum string) string { return prefix + "/" + sum + suffix })
+// Info describes a blob found by List.
+type Info struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
 }
 
-// Put stores r under key, replacing what was there once r is wholly
-// written (readers never see a partial blob). At most maxBytes are
-// accepted (0 means no limit).
-func (f *FS) Put(ctx context.Context, key string, r io.Reader, maxBytes int64) (PutResult, error) {
-	return f.put(ctx, r, maxBytes, func(string) string { return key })
+// checkKey refuses keys that are not clean relative slash paths, or that
+// fall under the temporary area.
+func checkKey(key string) error {
+	if key == "" || path.Clean("/"+key) != "/"+key || strings.Contains(key, `\`) ||
+		key == tmpDir || strings.HasPrefix(key, tmpDir+"/") {
+		return fmt.Errorf("invalid blob key %q", key)
+	}
+	return nil
 }
 
-func (f *FS) put(ctx context.Context, r io.Reader, maxBytes int64, name func(sum string) string) (PutResult, error) {
-	tmp, err := os.CreateTemp(filepath.Join(f.dir, ".tmp"), "put-*")
-	if err != nil {
-		return PutResult{}, fmt.Errorf("create temp blob: %w", err)
+// checkPrefix refuses List prefixes that could leave the store: a prefix
+// is matched as a string ("artifacts/" or "caches/ab"), so only absolute
+// paths and ".." segments are refused.
+func checkPrefix(prefix string) error {
+	if strings.HasPrefix(prefix, "/") || strings.Contains(prefix, `\`) {
+		return fmt.Errorf("invalid blob prefix %q", prefix)
 	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	src := r
-	if maxBytes > 0 {
-		src = io.LimitReader(r, maxBytes+1)
+	for seg := range strings.SplitSeq(prefix, "/") {
+		if seg == ".." {
+			return fmt.Errorf("invalid blob prefix %q", prefix)
+		}
 	}
-	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, src})
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return PutResult{}, fmt.Errorf("write blob: %w", err)
-	}
-	if maxBytes > 0 && n > maxBytes {
-		return PutResult{}, fmt.Errorf("%w: more than the %d byte limit", ErrTooLarge, maxBytes)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	p, err := f.path(name(sum))
-	if err != nil {
-		return PutResult{}, err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-		return PutResult{}, fmt.Errorf("blob dir: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return PutResult{}, fmt.Errorf("store blob: %w", err)
-	}
-	return PutResult{Size: n, SHA256: sum}, nil
+	return nil
 }
 
-// Open opens the blob at key.
-func (f *FS) Open(_ context.Context, key string) (io.ReadCloser, error) {
-	p, err := f.path(key)
-	if err != nil {
-		return nil, err
-	}
-	file, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open blob: %w", err)
-	}
-	return file, nil
+// contentKey is where PutContentAddressed stores a blob with digest sum.
+func contentKey(prefix, suffix, sum string) string {
+	return prefix + "/" + sum + suffix
 }
 
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
+// checkContentKey checks, before anything is written, that prefix and
+// suffix make valid keys.
+func checkContentKey(prefix, suffix string) error {
+	return checkKey(contentKey(prefix, suffix, strings.Repeat("0", sha256.Size*2)))
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
+// meter is the reader a put consumes: it hashes and counts the bytes
+// that pass, stops with ErrTooLarge at the first byte beyond max (0: no
+// limit) and with ctx's error once ctx ends. Both backends write through
+// it, so the digest and the limit are enforced while streaming.
+type meter struct {
+	ctx      context.Context
+	r        io.Reader
+	max      int64
+	n        int64
+	h        hash.Hash
+	tooLarge bool
+}
+
+func newMeter(ctx context.Context, r io.Reader, max int64) *meter {
+	return &meter{ctx: ctx, r: r, max: max, h: sha256.New()}
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	if err := m.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	if m.tooLarge {
+		return 0, m.errTooLarge()
+	}
+	if m.max > 0 && int64(len(p)) > m.max-m.n+1 {
+		// One byte beyond the limit is enough to know it is exceeded.
+		p = p[:m.max-m.n+1]
+	}
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	m.h.Write(p[:n])
+	if m.max > 0 && m.n > m.max {
+		m.tooLarge = true
+		return n, m.errTooLarge()
+	}
+	return n, err
+}
+
+func (m *meter) errTooLarge() error {
+	return fmt.Errorf("%w: more than the %d byte limit", ErrTooLarge, m.max)
+}
+
+func (m *meter) result() PutResult {
+	return PutResult{Size: m.n, SHA256: hex.EncodeToString(m.h.Sum(nil))}
 }
