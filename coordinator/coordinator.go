@@ -60,6 +60,18 @@ type Config struct {
 	HTTPListen string
 	// ShutdownGrace bounds a graceful stop.
 	ShutdownGrace time.Duration
+	// BlobStore selects where blobs live: "" for DataDir's blobs/, a
+	// directory, or s3://BUCKET[/PREFIX]?endpoint=... (see blob.Config).
+	BlobStore string
+	// S3AccessKey and S3SecretKey sign S3 requests; empty means the
+	// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables.
+	S3AccessKey string
+	S3SecretKey string
+}
+
+// blobConfig is the blob store's part of the configuration.
+func (c *Config) blobConfig() blob.Config {
+	return blob.Config{URL: c.BlobStore, Dir: filepath.Join(c.DataDir, "blobs"), AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey}
 }
 
 // Validate checks the configuration and says what to fix.
@@ -76,6 +88,14 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSourceBytes < 0 {
 		errs = append(errs, errors.New("--max-source-bytes must not be negative"))
+	}
+	if loc, err := c.blobConfig().Parse(); err != nil {
+		errs = append(errs, fmt.Errorf("--blob-store %w", err))
+	} else if loc.S3 == nil && (c.S3AccessKey != "" || c.S3SecretKey != "") {
+		errs = append(errs, errors.New("--s3-access-key and --s3-secret-key-file are only for an s3:// --blob-store"))
+	}
+	if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+		errs = append(errs, errors.New("--s3-access-key and --s3-secret-key-file go together (or set neither and use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"))
 	}
 	return errors.Join(errs...)
 }
@@ -113,10 +133,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	defer cli.Close()
 
 	st := store.New(cli, cfg.EtcdPrefix, log)
-	blobs, err := blob.NewFS(filepath.Join(cfg.DataDir, "blobs"))
+	blobs, err := blob.Open(ctx, cfg.blobConfig(), log.Named("blob"))
 	if err != nil {
 		return err
 	}
+	log.Info("blob store ready", zap.Stringer("blob_store", blobs))
 	logs, err := logstore.New(filepath.Join(cfg.DataDir, "logs"))
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ func main() {
 
 func command() *cobra.Command {
 	var cfg coordinator.Config
+	var s3SecretFile string
 	var configFile, tokenFile, logLevel, logFormat string
 	cmd := &cobra.Command{
 		Use:           "gantry-coordinator",
@@ -44,6 +45,9 @@ func command() *cobra.Command {
 				return err
 			}
 			cfg.RegistrationToken = tok
+			if cfg.S3SecretKey, err = config.Secret("", s3SecretFile, "S3 secret key"); err != nil {
+				return err
+			}
 			log, err := logging.New(logLevel, logFormat)
 			if err != nil {
 				return err
@@ -67,6 +71,9 @@ func command() *cobra.Command {
 	f.Int64Var(&cfg.MaxSourceBytes, "max-source-bytes", 512<<20, "largest accepted source archive")
 	f.StringVar(&cfg.Registry, "registry", "", "container registry (host[:port]) jobs push to: sets CI_REGISTRY and CI_REGISTRY_IMAGE")
 	f.StringVar(&cfg.HTTPListen, "http-listen", "", "address for HTTP health and profiling endpoints (off when empty)")
+	f.StringVar(&cfg.BlobStore, "blob-store", "", "where sources, artifacts and caches are kept: empty for <data-dir>/blobs, a directory, or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&region=R&insecure=true&path-style=true")
+	f.StringVar(&cfg.S3AccessKey, "s3-access-key", "", "access key of the s3:// blob store (default: AWS_ACCESS_KEY_ID)")
+	f.StringVar(&s3SecretFile, "s3-secret-key-file", "", "file holding the secret key of the s3:// blob store (default: AWS_SECRET_ACCESS_KEY)")
 	f.StringVar(&cfg.ReadyFile, "ready-file", "", "write the listen address here once serving")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "console", "console or json")

@@ -110,7 +110,7 @@ func (h *RunnerHandler) DownloadArtifacts(req *gantryv1.DownloadArtifactsRequest
 }
 
 // streamBlob sends a blob in chunks.
-func streamBlob(ctx context.Context, blobs *blob.FS, key string, send func([]byte) error) error {
+func streamBlob(ctx context.Context, blobs BlobStore, key string, send func([]byte) error) error {
 	f, err := blobs.Open(ctx, key)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", key, err)

@@ -10,7 +10,6 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.uber.org/zap"
 
-	"github.com/gantry-ci/gantry/coordinator/blob"
 	"github.com/gantry-ci/gantry/coordinator/logstore"
 	"github.com/gantry-ci/gantry/coordinator/model"
 	"github.com/gantry-ci/gantry/coordinator/scheduler"
@@ -27,14 +26,14 @@ type PipelineHandler struct {
 	sched  *scheduler.Scheduler
 	submit *submit.Service
 	logs   *logstore.Store
-	blobs  *blob.FS
+	blobs  BlobStore
 	log    *zap.Logger
 }
 
 var _ gantryv1.PipelineServiceServer = (*PipelineHandler)(nil)
 
 // NewPipelineHandler returns the PipelineService handler.
-func NewPipelineHandler(st *store.Store, sched *scheduler.Scheduler, sub *submit.Service, logs *logstore.Store, blobs *blob.FS, logger *zap.Logger) *PipelineHandler {
+func NewPipelineHandler(st *store.Store, sched *scheduler.Scheduler, sub *submit.Service, logs *logstore.Store, blobs BlobStore, logger *zap.Logger) *PipelineHandler {
 	return &PipelineHandler{store: st, sched: sched, submit: sub, logs: logs, blobs: blobs, log: logger}
 }
 

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/gantry-ci/gantry/coordinator/blob"
 	"github.com/gantry-ci/gantry/coordinator/logstore"
 	"github.com/gantry-ci/gantry/coordinator/model"
 	"github.com/gantry-ci/gantry/coordinator/scheduler"
@@ -30,7 +29,7 @@ type RunnerHandler struct {
 	store *store.Store
 	sched *scheduler.Scheduler
 	logs  *logstore.Store
-	blobs *blob.FS
+	blobs BlobStore
 	auth  *Authenticator
 	log   *zap.Logger
 	// maxArtifactBytes bounds an artifact archive (0: the default).
@@ -40,7 +39,7 @@ type RunnerHandler struct {
 var _ gantryv1.RunnerServiceServer = (*RunnerHandler)(nil)
 
 // NewRunnerHandler returns the RunnerService handler.
-func NewRunnerHandler(st *store.Store, sched *scheduler.Scheduler, logs *logstore.Store, blobs *blob.FS, auth *Authenticator, maxArtifactBytes int64, logger *zap.Logger) *RunnerHandler {
+func NewRunnerHandler(st *store.Store, sched *scheduler.Scheduler, logs *logstore.Store, blobs BlobStore, auth *Authenticator, maxArtifactBytes int64, logger *zap.Logger) *RunnerHandler {
 	return &RunnerHandler{store: st, sched: sched, logs: logs, blobs: blobs, auth: auth, maxArtifactBytes: maxArtifactBytes, log: logger}
 }
 

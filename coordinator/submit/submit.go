@@ -25,7 +25,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/gantry-ci/gantry/coordinator/blob"
 	"github.com/gantry-ci/gantry/coordinator/model"
 	"github.com/gantry-ci/gantry/coordinator/store"
 	"github.com/gantry-ci/gantry/pkg/pipeline"
@@ -79,14 +78,14 @@ type Options struct {
 // Service creates runs.
 type Service struct {
 	store *store.Store
-	blobs *blob.FS
+	blobs BlobStore
 	log   *zap.Logger
 	opts  Options
 	now   func() time.Time
 }
 
 // New returns a submission service.
-func New(st *store.Store, blobs *blob.FS, opts Options, logger *zap.Logger) *Service {
+func New(st *store.Store, blobs BlobStore, opts Options, logger *zap.Logger) *Service {
 	return &Service{store: st, blobs: blobs, log: logger, opts: opts, now: time.Now}
 }
 
