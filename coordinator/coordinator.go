@@ -21,6 +21,7 @@ import (
 	"github.com/gantry-ci/gantry/coordinator/api"
 	"github.com/gantry-ci/gantry/coordinator/blob"
 	"github.com/gantry-ci/gantry/coordinator/etcdserver"
+	"github.com/gantry-ci/gantry/coordinator/expiry"
 	"github.com/gantry-ci/gantry/coordinator/httpapi"
 	"github.com/gantry-ci/gantry/coordinator/logstore"
 	"github.com/gantry-ci/gantry/coordinator/scheduler"
@@ -58,6 +59,11 @@ type Config struct {
 	Registry string
 	// HTTPListen, if set, serves health and profiling endpoints.
 	HTTPListen string
+	// ArtifactsExpireIn keeps artifacts whose job sets no expire_in this
+	// long (0: 30 days; negative: forever); ExpiryInterval is how often
+	// expired ones are looked for (0: a minute).
+	ArtifactsExpireIn time.Duration
+	ExpiryInterval    time.Duration
 	// ShutdownGrace bounds a graceful stop.
 	ShutdownGrace time.Duration
 	// BlobStore selects where blobs live: "" for DataDir's blobs/, a
@@ -142,7 +148,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	sched := scheduler.New(st, scheduler.Config{LeaseTTL: cfg.LeaseTTL, HeartbeatInterval: cfg.HeartbeatInterval}, log.Named("scheduler"))
+	sched := scheduler.New(st, scheduler.Config{LeaseTTL: cfg.LeaseTTL, HeartbeatInterval: cfg.HeartbeatInterval, ArtifactsExpireIn: cfg.ArtifactsExpireIn}, log.Named("scheduler"))
 	auth := api.NewAuthenticator(st, cfg.RegistrationToken)
 	sub := submit.New(st, blobs, submit.Options{MaxSourceBytes: cfg.MaxSourceBytes, Registry: cfg.Registry}, log)
 
@@ -179,6 +185,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		g.Go(func() error { return hs.Serve(gctx) })
 	}
 	g.Go(func() error { return sched.Run(gctx) })
+	g.Go(func() error { return expiry.New(st, blobs, cfg.ExpiryInterval, log.Named("expiry")).Run(gctx) })
 	g.Go(func() error {
 		if err := gs.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc serve: %w", err)

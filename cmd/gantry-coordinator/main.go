@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,6 +69,8 @@ func command() *cobra.Command {
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "job lease TTL (default 15s)")
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "runner heartbeat interval (default 5s)")
 	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-size", 1<<30, "largest accepted artifact archive of one job, in bytes")
+	f.DurationVar(&cfg.ArtifactsExpireIn, "artifacts-expire-in", 30*24*time.Hour, "how long artifacts are kept when their job sets no artifacts:expire_in (negative: forever)")
+	f.DurationVar(&cfg.ExpiryInterval, "artifacts-expiry-interval", time.Minute, "how often expired artifacts are looked for and deleted")
 	f.Int64Var(&cfg.MaxSourceBytes, "max-source-bytes", 512<<20, "largest accepted source archive")
 	f.StringVar(&cfg.Registry, "registry", "", "container registry (host[:port]) jobs push to: sets CI_REGISTRY and CI_REGISTRY_IMAGE")
 	f.StringVar(&cfg.HTTPListen, "http-listen", "", "address for HTTP health and profiling endpoints (off when empty)")

@@ -35,11 +35,24 @@ func (h *RunnerHandler) UploadArtifacts(stream gantryv1.RunnerService_UploadArti
 	if err := h.sched.CheckFence(ctx, runnerID, hdr.GetJobId(), hdr.GetEpoch()); err != nil {
 		return err
 	}
+	if hdr.GetReports() {
+		resp, err := h.uploadReports(ctx, runnerID, hdr, func() ([]byte, error) {
+			m, err := stream.Recv()
+			return m.GetChunk(), err
+		})
+		if err != nil {
+			return err
+		}
+		return stream.SendAndClose(resp)
+	}
 	max := h.maxArtifactBytes
 	if max <= 0 {
 		max = DefaultMaxArtifactBytes
 	}
-	res, err := h.blobs.PutContentAddressed(ctx, "artifacts", ".tar.gz", &chunkReader{next: func() ([]byte, error) {
+	// Each job's archives have a prefix of their own, so the expiry
+	// collector deletes one without another job's sharing it.
+	prefix := fmt.Sprintf("artifacts/%d", hdr.GetJobId())
+	res, err := h.blobs.PutContentAddressed(ctx, prefix, ".tar.gz", &chunkReader{next: func() ([]byte, error) {
 		m, err := stream.Recv()
 		return m.GetChunk(), err
 	}}, max)
@@ -51,7 +64,7 @@ func (h *RunnerHandler) UploadArtifacts(stream gantryv1.RunnerService_UploadArti
 	}
 	a := model.Artifact{
 		Name: h.artifactName(ctx, hdr.GetJobId()), Size: res.Size, SHA256: res.SHA256,
-		BlobKey: "artifacts/" + res.SHA256 + ".tar.gz", Epoch: hdr.GetEpoch(), CreatedAt: time.Now(),
+		BlobKey: prefix + "/" + res.SHA256 + ".tar.gz", Epoch: hdr.GetEpoch(), CreatedAt: time.Now(),
 	}
 	j, err := h.sched.RecordArtifact(ctx, runnerID, hdr.GetJobId(), hdr.GetEpoch(), a)
 	if err != nil {
@@ -104,6 +117,9 @@ func (h *RunnerHandler) DownloadArtifacts(req *gantryv1.DownloadArtifactsRequest
 	if from.Artifact == nil {
 		return fmt.Errorf("job %q of run %d has no artifacts: %w", from.Name, runID, store.ErrNotFound)
 	}
+	if err := expired(from); err != nil {
+		return err
+	}
 	return streamBlob(ctx, h.blobs, from.Artifact.BlobKey, func(b []byte) error {
 		return stream.Send(&gantryv1.DownloadArtifactsResponse{Chunk: b})
 	})
@@ -152,22 +168,15 @@ func (h *PipelineHandler) ListArtifacts(ctx context.Context, req *gantryv1.ListA
 // first.
 func (h *PipelineHandler) DownloadArtifact(req *gantryv1.DownloadArtifactRequest, stream gantryv1.PipelineService_DownloadArtifactServer) error {
 	ctx := stream.Context()
-	rs, err := h.store.GetRun(ctx, req.GetRunId())
+	j, _, err := h.findJob(ctx, req.GetRunId(), req.GetJobName(), req.GetJobId())
 	if err != nil {
 		return err
 	}
-	var j *model.Job
-	switch {
-	case req.GetJobId() != 0:
-		j = rs.Job(req.GetJobId())
-	default:
-		j = rs.JobByName(req.GetJobName())
-	}
-	if j == nil {
-		return fmt.Errorf("run %d has no job %q: %w", req.GetRunId(), cmpName(req), store.ErrNotFound)
-	}
 	if j.Artifact == nil {
 		return fmt.Errorf("job %q of run %d has no artifacts (none were declared, none matched, or it has not finished): %w", j.Name, req.GetRunId(), store.ErrNotFound)
+	}
+	if err := expired(j); err != nil {
+		return err
 	}
 	if err := stream.Send(&gantryv1.DownloadArtifactResponse{Artifact: artifactToProto(j)}); err != nil {
 		return err
@@ -177,13 +186,6 @@ func (h *PipelineHandler) DownloadArtifact(req *gantryv1.DownloadArtifactRequest
 	})
 }
 
-func cmpName(req *gantryv1.DownloadArtifactRequest) string {
-	if req.GetJobId() != 0 {
-		return fmt.Sprint(req.GetJobId())
-	}
-	return req.GetJobName()
-}
-
 func artifactToProto(j *model.Job) *gantryv1.Artifact {
 	a := j.Artifact
 	if a == nil {
@@ -191,6 +193,15 @@ func artifactToProto(j *model.Job) *gantryv1.Artifact {
 	}
 	return &gantryv1.Artifact{
 		JobId: j.ID, JobName: j.Name, Name: a.Name, Size: a.Size, Sha256: a.SHA256,
-		CreatedAt: ts(a.CreatedAt), ExpireAt: ts(a.ExpireAt),
+		CreatedAt: ts(a.CreatedAt), ExpireAt: ts(a.ExpireAt), DeletedAt: ts(a.DeletedAt),
 	}
+}
+
+// expired says when a job's artifacts were deleted, nil while they exist.
+func expired(j *model.Job) error {
+	if a := j.Artifact; a != nil && !a.DeletedAt.IsZero() {
+		return fmt.Errorf("the artifacts of job %q expired at %s (artifacts:expire_in) and were deleted; run the job again to have them: %w",
+			j.Name, a.ExpireAt.UTC().Format(time.RFC3339), store.ErrNotFound)
+	}
+	return nil
 }

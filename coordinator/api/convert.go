@@ -80,11 +80,12 @@ func runToProto(r *model.Run) *gantryv1.Run {
 		PipelinePath: r.PipelinePath, Stages: r.Stages, ProjectName: r.ProjectName,
 		CreatedAt: ts(r.CreatedAt), StartedAt: ts(r.StartedAt), FinishedAt: ts(r.FinishedAt),
 		Name: r.Name, Source: r.Source, AllowedFailures: int32(r.AllowedFailures),
+		Tests: testsToProto(r.Tests), Coverage: r.Coverage,
 	}
 }
 
 func jobToProto(j *model.Job) *gantryv1.Job {
-	return &gantryv1.Job{
+	pj := &gantryv1.Job{
 		Id: j.ID, RunId: j.RunID, Name: j.Name, Stage: j.Stage, StageIndex: int32(j.StageIndex),
 		Status: jobStatuses[j.Status], FailureReason: reasons[j.FailureReason], FailureMessage: j.FailureMessage,
 		ExitCode: int32(j.ExitCode), Tags: j.Tags, AllowFailure: j.AllowFailure,
@@ -93,8 +94,18 @@ func jobToProto(j *model.Job) *gantryv1.Job {
 		Attempts: attemptsToProto(j.Attempts),
 		When:     whenOf(j), Needs: j.Needs, NeedsSet: j.UsesNeeds, ResourceGroup: j.ResourceGroup,
 		ScheduledAt: ts(j.ScheduledAt), Interruptible: j.Interruptible,
-		Artifact: artifactToProto(j), Coverage: j.Coverage,
+		Artifact: artifactToProto(j), Coverage: j.CoveragePercent(),
 	}
+	switch {
+	case j.Coverage != nil:
+		pj.CoverageSource = "log"
+	case pj.Coverage != nil:
+		pj.CoverageSource = "report"
+	}
+	if r := j.Reports; r != nil {
+		pj.Tests, pj.CoverageReport, pj.Warnings = testsToProto(r.Tests), coverageToProto(r.Coverage), r.Warnings
+	}
+	return pj
 }
 
 func whenOf(j *model.Job) string {

@@ -140,7 +140,7 @@ func (h *PipelineHandler) ListRuns(ctx context.Context, req *gantryv1.ListRunsRe
 	if limit <= 0 || limit > 1000 {
 		limit = 20
 	}
-	runs, err := h.store.ListRuns(ctx, limit, req.GetBeforeId())
+	runs, err := h.store.ListRuns(ctx, store.RunFilter{Limit: limit, BeforeID: req.GetBeforeId(), Ref: req.GetRef()})
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func (h *PipelineHandler) CancelRun(ctx context.Context, req *gantryv1.CancelRun
 func (h *PipelineHandler) FollowLog(req *gantryv1.FollowLogRequest, stream gantryv1.PipelineService_FollowLogServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	job, rev, err := h.findJob(ctx, req)
+	job, rev, err := h.findJob(ctx, req.GetRunId(), req.GetJobName(), req.GetJobId())
 	if err != nil {
 		return err
 	}
@@ -296,25 +296,26 @@ func waitRun(ctx context.Context, runChanged <-chan int64, logChanged <-chan str
 	}
 }
 
-// findJob returns the requested job and the revision it was read at.
-func (h *PipelineHandler) findJob(ctx context.Context, req *gantryv1.FollowLogRequest) (*model.Job, int64, error) {
-	runID := req.GetRunId()
-	if req.GetJobId() != 0 {
-		id, err := h.store.RunIDForJob(ctx, req.GetJobId())
+// findJob returns a job, by id or else by name within the run, and the
+// revision it was read at. With an id, the run may be left 0.
+func (h *PipelineHandler) findJob(ctx context.Context, runID int64, name string, id int64) (*model.Job, int64, error) {
+	if id != 0 {
+		r, err := h.store.RunIDForJob(ctx, id)
 		if err != nil {
 			return nil, 0, err
 		}
-		runID = id
+		runID = r
 	}
 	rs, err := h.store.GetRun(ctx, runID)
 	if err != nil {
 		return nil, 0, err
 	}
-	if req.GetJobId() != 0 {
-		return rs.Job(req.GetJobId()), rs.Revision, nil
+	j := rs.JobByName(name)
+	if id != 0 {
+		j, name = rs.Job(id), fmt.Sprint(id)
 	}
-	if j := rs.JobByName(req.GetJobName()); j != nil {
-		return j, rs.Revision, nil
+	if j == nil {
+		return nil, 0, fmt.Errorf("run %d has no job %q: %w", runID, name, store.ErrNotFound)
 	}
-	return nil, 0, fmt.Errorf("run %d has no job named %q: %w", runID, req.GetJobName(), store.ErrNotFound)
+	return j, rs.Revision, nil
 }

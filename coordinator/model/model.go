@@ -106,6 +106,12 @@ type Run struct {
 	// AllowedFailures counts the jobs that failed as allow_failure lets
 	// them: the run succeeds with warnings.
 	AllowedFailures int `json:"allowed_failures,omitempty"`
+	// VariableKeys names the variables submitted with the run, which
+	// jobs' dotenv reports do not override.
+	VariableKeys []string `json:"variable_keys,omitempty"`
+	// Tests and Coverage summarize the jobs' reports (Summarize).
+	Tests    *TestSummary `json:"tests,omitempty"`
+	Coverage *float64     `json:"coverage,omitempty"`
 }
 
 // Attempt is the record of one lease of a job.
@@ -189,8 +195,13 @@ type Job struct {
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// Artifact is the archive the job's current attempt uploaded.
 	Artifact *Artifact `json:"artifact,omitempty"`
+	// ArtifactsExpireIn is artifacts:expire_in: 0 for the coordinator's
+	// default, negative for never.
+	ArtifactsExpireIn time.Duration `json:"artifacts_expire_in,omitempty"`
 	// Coverage is the percentage the job's `coverage:` found in its log.
 	Coverage *float64 `json:"coverage,omitempty"`
+	// Reports is what the current attempt's artifacts:reports said.
+	Reports *Reports `json:"reports,omitempty"`
 }
 
 // RetryReason names a failure as `retry:when` does.
@@ -203,7 +214,11 @@ type Artifact struct {
 	BlobKey   string    `json:"blob_key"`
 	Epoch     int64     `json:"epoch"`
 	CreatedAt time.Time `json:"created_at"`
-	ExpireAt  time.Time `json:"expire_at,omitzero"`
+	// ExpireAt is when the expiry collector deletes it (zero: kept).
+	ExpireAt time.Time `json:"expire_at,omitzero"`
+	// DeletedAt is set once the collector deleted its bytes: the record
+	// stays, so that users see what there was and when it went.
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
 
 // FailureAllowed reports whether the job failed in a way its

@@ -196,6 +196,8 @@ func (s *Scheduler) leaseOne(ctx context.Context, a assignment) int64 {
 func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) (int64, error) {
 	var epoch, notPendingAt int64
 	var withArtifacts []int64 // jobs of the run that left artifacts
+	var dotenv []jobEnv       // and those that left dotenv variables
+	var pipelineVars []string
 	var queuedAt time.Time
 	now := s.now()
 	rev, err := s.store.UpdateRun(ctx, e.RunID, func(rs *store.RunState) error {
@@ -207,12 +209,20 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		j.Status = model.JobLeased
 		j.Epoch++
 		j.Artifact = nil // an earlier attempt's, if any
-		withArtifacts = withArtifacts[:0]
+		if j.Reports != nil {
+			j.Reports = nil
+			rs.Run.Summarize(rs.Jobs)
+		}
+		withArtifacts, dotenv = withArtifacts[:0], dotenv[:0]
 		for _, o := range rs.Jobs {
 			if o.Artifact != nil {
 				withArtifacts = append(withArtifacts, o.ID)
 			}
+			if o.Reports != nil && len(o.Reports.Dotenv) > 0 {
+				dotenv = append(dotenv, jobEnv{o.ID, o.Reports.Dotenv})
+			}
 		}
+		pipelineVars = rs.Run.VariableKeys
 		j.RunnerID, j.RunnerName, j.SessionLease = ss.Runner.ID, ss.Runner.Name, ss.Lease
 		j.LeasedAt = now
 		j.FailureReason, j.FailureMessage = model.ReasonNone, ""
@@ -247,6 +257,7 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		ss.release(e.JobID)
 		return 0, s.failAttempt(ctx, e.RunID, e.JobID, epoch, fmt.Sprintf("corrupt job spec: %v", err))
 	}
+	js.Variables = withDotenv(js, dotenv, pipelineVars)
 	// Only the dependencies that left artifacts are downloaded.
 	js.Dependencies = slices.DeleteFunc(js.Dependencies, func(d *gantryv1.ArtifactDependency) bool {
 		return !slices.Contains(withArtifacts, d.GetJobId())
@@ -258,4 +269,35 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		return 0, s.loseAttempt(ctx, e.RunID, e.JobID, epoch, model.ReasonUndeliveredLease, "lease not delivered: runner stream closed")
 	}
 	return rev, nil
+}
+
+// jobEnv is the dotenv variables a job of the run left.
+type jobEnv struct {
+	jobID int64
+	vars  []model.EnvVar
+}
+
+// withDotenv returns the job's variables with the dotenv variables of the
+// jobs whose artifacts it takes (its dependencies, in order), as GitLab
+// passes them: above the job's own and the file's variables, below the
+// run's (pipelineVars, whose keys they do not override). They are raw:
+// never expanded.
+func withDotenv(js *gantryv1.JobSpec, dotenv []jobEnv, pipelineVars []string) []*gantryv1.Variable {
+	vars := js.GetVariables()
+	if len(dotenv) == 0 {
+		return vars
+	}
+	for _, d := range js.GetDependencies() {
+		for _, e := range dotenv {
+			if e.jobID != d.GetJobId() {
+				continue
+			}
+			for _, v := range e.vars {
+				if !slices.Contains(pipelineVars, v.Key) {
+					vars = append(vars, &gantryv1.Variable{Key: v.Key, Value: v.Value, Raw: true})
+				}
+			}
+		}
+	}
+	return vars
 }

@@ -41,7 +41,13 @@ func (s *Scheduler) PlayJob(ctx context.Context, runID int64, name string) (*mod
 			return fmt.Errorf("job %q of run %d is %s; only manual jobs and delayed jobs not started yet can be played: %w", name, runID, j.Status, ErrNotPlayable)
 		}
 		if rs.Run.Status.Terminal() {
-			return fmt.Errorf("run %d has ended (%s): %w", runID, rs.Run.Status, ErrNotPlayable)
+			if rs.Run.CancelRequested || rs.Run.Status == model.RunCanceled {
+				return fmt.Errorf("run %d was canceled: %w", runID, ErrNotPlayable)
+			}
+			// As in GitLab, playing a manual job of a finished run (a
+			// deploy after the tests passed) runs it: the run reopens
+			// and ends again with it.
+			rs.Run.Status, rs.Run.FinishedAt = model.RunRunning, time.Time{}
 		}
 		j.Status, j.QueuedAt = model.JobPending, now
 		model.Advance(rs.Run, rs.Jobs, now)

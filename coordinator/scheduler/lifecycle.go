@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -138,6 +139,7 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 		j.Status, j.FinishedAt = c.Status, now
 		j.FailureReason, j.FailureMessage, j.ExitCode, j.LogSize = c.FailureReason, c.FailureMessage, c.ExitCode, c.LogSize
 		j.Coverage = c.Coverage
+		rs.Run.Summarize(rs.Jobs)
 		if j.StartedAt.IsZero() {
 			j.StartedAt = now
 		}
@@ -184,6 +186,9 @@ func (s *Scheduler) RecordArtifact(ctx context.Context, runnerID string, jobID, 
 			return fmt.Errorf("job %d attempt %d already ended as %s; artifacts come before the completion: %w", jobID, epoch, j.Status, ErrInvalidTransition)
 		}
 		art := a
+		if keep := cmp.Or(j.ArtifactsExpireIn, s.cfg.ArtifactsExpireIn); keep > 0 {
+			art.ExpireAt = art.CreatedAt.Add(keep)
+		}
 		j.Artifact = &art
 		out = *j
 		return nil
@@ -192,6 +197,31 @@ func (s *Scheduler) RecordArtifact(ctx context.Context, runnerID string, jobID, 
 		return nil, err
 	}
 	return &out, nil
+}
+
+// RecordReports records what the report files the runner uploaded for
+// the attempt it holds said, and updates the run's test and coverage
+// summary. The reports of an attempt replace those of earlier ones.
+func (s *Scheduler) RecordReports(ctx context.Context, runnerID string, jobID, epoch int64, r model.Reports) error {
+	runID, err := s.store.RunIDForJob(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
+		j, err := fenced(rs, jobID, runnerID, epoch)
+		if err != nil {
+			return err
+		}
+		if !j.Status.Active() {
+			return fmt.Errorf("job %d attempt %d already ended as %s; reports come before the completion: %w", jobID, epoch, j.Status, ErrInvalidTransition)
+		}
+		rep := r
+		rep.Epoch = epoch
+		j.Reports = &rep
+		rs.Run.Summarize(rs.Jobs)
+		return nil
+	})
+	return err
 }
 
 // resentCompletion reports whether an ended attempt already records this

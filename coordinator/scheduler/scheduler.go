@@ -46,6 +46,10 @@ type Config struct {
 	// DispatchInterval is a safety net: dispatch also runs this often even
 	// without events (default 2s).
 	DispatchInterval time.Duration
+	// ArtifactsExpireIn is how long artifacts are kept when their job
+	// does not say (artifacts:expire_in); 0 means 30 days, as GitLab's
+	// default, and a negative value forever.
+	ArtifactsExpireIn time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -60,6 +64,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DispatchInterval <= 0 {
 		c.DispatchInterval = 2 * time.Second
+	}
+	if c.ArtifactsExpireIn == 0 {
+		c.ArtifactsExpireIn = 30 * 24 * time.Hour
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 //	runners/<id>              runner records
 //	runnertokens/<sha256>     runner token hash -> runner id
 //	counters/<name>           id allocators
+//	expiry/<unix s>/<job>-<n> artifacts to delete then (ExpiryEntry)
 type keys struct{ prefix string }
 
 func pad(id int64) string { return fmt.Sprintf("%016d", id) }
@@ -50,6 +51,22 @@ func (k keys) runners() string                             { return k.prefix + "
 func (k keys) runner(id string) string                     { return k.runners() + id }
 func (k keys) token(hash string) string                    { return k.prefix + "runnertokens/" + hash }
 func (k keys) counter(name string) string                  { return k.prefix + "counters/" + name }
+func (k keys) expiries() string                            { return k.prefix + "expiry/" }
+
+// expiry names an artifact's expiry entry; the blob key's hash keeps the
+// entries of several attempts of one job apart.
+func (k keys) expiry(at int64, jobID int64, blobKey string) string {
+	return k.expiries() + pad(at) + "/" + pad(jobID) + "-" + strconv.FormatUint(uint64(fnv32(blobKey)), 16)
+}
+
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
 
 // idFromKey parses the trailing id of a key.
 func idFromKey(key string) (int64, error) {

@@ -245,6 +245,15 @@ func (s *Store) indexOps(runID int64, before model.Job, after *model.Job, qevs *
 	case wasDelayed && !isDelayed:
 		ops = append(ops, clientv3.OpDelete(s.k.delayed(after.ID)))
 	}
+	// An artifact that expires gets an entry for the collector; entries
+	// are removed only by it, so the archive of an attempt that a retry
+	// replaced is still deleted in time.
+	if a := after.Artifact; a != nil && !a.ExpireAt.IsZero() && a.DeletedAt.IsZero() {
+		if b := before.Artifact; b == nil || b.BlobKey != a.BlobKey || !b.ExpireAt.Equal(a.ExpireAt) {
+			ops = append(ops, clientv3.OpPut(s.k.expiry(expirySecond(a.ExpireAt), after.ID, a.BlobKey),
+				mustJSON(ExpiryEntry{RunID: runID, JobID: after.ID, BlobKey: a.BlobKey})))
+		}
+	}
 	return ops
 }
 
@@ -258,25 +267,52 @@ func queueEntry(runID int64, j *model.Job) QueueEntry {
 	return QueueEntry{JobID: j.ID, RunID: runID, Tags: j.Tags, Priority: prio, Limits: LimitsOf(j)}
 }
 
-// ListRuns returns up to limit runs, newest first, with ids below beforeID
-// (0 means from the newest).
-func (s *Store) ListRuns(ctx context.Context, limit int, beforeID int64) ([]*model.Run, error) {
+// RunFilter selects the runs ListRuns returns.
+type RunFilter struct {
+	// Limit is the most runs returned (newest first).
+	Limit int
+	// BeforeID: only runs with smaller ids (paging); 0 means from the newest.
+	BeforeID int64
+	// Ref: only runs of this ref, when not empty.
+	Ref string
+}
+
+// maxRunScan bounds the run records one filtered ListRuns reads.
+const maxRunScan = 10000
+
+// ListRuns returns up to f.Limit runs, newest first, that f selects. A
+// filter by ref reads at most maxRunScan records, so the oldest runs of
+// a rarely used ref may be missing from the answer.
+func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*model.Run, error) {
+	runs := make([]*model.Run, 0, f.Limit)
 	end := clientv3.GetPrefixRangeEnd(s.k.runs())
-	if beforeID > 0 {
-		end = s.k.run(beforeID)
+	if f.BeforeID > 0 {
+		end = s.k.run(f.BeforeID)
 	}
-	resp, err := s.cli.Get(ctx, s.k.runs(), clientv3.WithRange(end),
-		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(int64(limit)))
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
+	page := int64(f.Limit)
+	if f.Ref != "" {
+		page = 256
 	}
-	runs := make([]*model.Run, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		r, err := decode[model.Run](kv.Value, "run")
+	for scanned := 0; len(runs) < f.Limit && scanned < maxRunScan; {
+		resp, err := s.cli.Get(ctx, s.k.runs(), clientv3.WithRange(end),
+			clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(page))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list runs: %w", err)
 		}
-		runs = append(runs, r)
+		for _, kv := range resp.Kvs {
+			r, err := decode[model.Run](kv.Value, "run")
+			if err != nil {
+				return nil, err
+			}
+			if (f.Ref == "" || r.Ref == f.Ref) && len(runs) < f.Limit {
+				runs = append(runs, r)
+			}
+		}
+		scanned += len(resp.Kvs)
+		if !resp.More || len(resp.Kvs) == 0 {
+			break
+		}
+		end = string(resp.Kvs[len(resp.Kvs)-1].Key)
 	}
 	return runs, nil
 }

@@ -68,11 +68,11 @@ func TestCreateAndGetRun(t *testing.T) {
 	if len(q) != 2 || q[0].JobID != 1 || q[1].JobID != 3 || q[0].Tags[0] != "docker" {
 		t.Fatalf("queue = %+v, want jobs 1 and 3", q)
 	}
-	runs, err := s.ListRuns(ctx, 10, 0)
+	runs, err := s.ListRuns(ctx, store.RunFilter{Limit: 10})
 	if err != nil || len(runs) != 2 || runs[0].ID != 2 {
 		t.Fatalf("ListRuns = %v, %v", runs, err)
 	}
-	runs, err = s.ListRuns(ctx, 10, 2)
+	runs, err = s.ListRuns(ctx, store.RunFilter{Limit: 10, BeforeID: 2})
 	if err != nil || len(runs) != 1 || runs[0].ID != 1 {
 		t.Fatalf("ListRuns before 2 = %v, %v", runs, err)
 	}

@@ -25,9 +25,7 @@ func notHonoured(plan *pipeline.Plan) []string {
 			}
 		}
 		if a := pj.Artifacts; a != nil {
-			check(a.ExpireIn > 0 || a.ExpireNever, "artifacts:expire_in")
 			check(a.ExposeAs != "", "artifacts:expose_as")
-			check(len(a.Reports.JUnit) > 0 || a.Reports.CoverageReport != nil || len(a.Reports.Dotenv) > 0 || len(a.Reports.Other) > 0, "artifacts:reports")
 			check(a.Untracked, "artifacts:untracked")
 			check(!a.Public, "artifacts:public/access (restricting downloads)")
 		}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -171,6 +172,11 @@ func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []s
 		if plan.AutoCancel != nil {
 			run.AutoCancel = plan.AutoCancel.OnNewCommit
 		}
+		for _, v := range req.Variables {
+			if !slices.Contains(run.VariableKeys, v.GetKey()) {
+				run.VariableKeys = append(run.VariableKeys, v.GetKey())
+			}
+		}
 		ids := make(map[string]int64, len(plan.Jobs))
 		for i, pj := range plan.Jobs {
 			ids[pj.Name] = jobIDs[i]
@@ -244,9 +250,7 @@ func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map
 			Command: sv.Command, Variables: vars(sv.Variables, nil),
 		})
 	}
-	if a := pj.Artifacts; a != nil && (len(a.Paths) > 0 || a.Untracked) {
-		spec.Artifacts = &gantryv1.ArtifactsSpec{Paths: a.Paths, Exclude: a.Exclude, Untracked: a.Untracked, When: a.When, Name: a.Name}
-	}
+	spec.Artifacts = artifactsSpec(pj.Artifacts)
 	for _, dep := range pj.Dependencies {
 		if depID, ok := ids[dep]; ok {
 			spec.Dependencies = append(spec.Dependencies, &gantryv1.ArtifactDependency{JobId: depID, JobName: dep})
@@ -271,6 +275,12 @@ func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map
 	}
 	if j.When == "on_success" {
 		j.When = ""
+	}
+	if a := pj.Artifacts; a != nil {
+		j.ArtifactsExpireIn = a.ExpireIn
+		if a.ExpireNever {
+			j.ArtifactsExpireIn = -1
+		}
 	}
 	for _, n := range pj.Needs {
 		j.Needs = append(j.Needs, n.Job)
@@ -416,4 +426,30 @@ func jobPredefined(run *model.Run, jobID int64, pj *pipeline.PlanJob) []*gantryv
 		out = append(out, &gantryv1.Variable{Key: p[0], Value: p[1]})
 	}
 	return out
+}
+
+// artifactsSpec is the runner's view of a job's `artifacts:`, nil when it
+// keeps nothing.
+func artifactsSpec(a *pipeline.Artifacts) *gantryv1.ArtifactsSpec {
+	if a == nil {
+		return nil
+	}
+	spec := &gantryv1.ArtifactsSpec{Paths: a.Paths, Exclude: a.Exclude, Untracked: a.Untracked, When: a.When, Name: a.Name}
+	r := a.Reports
+	if len(r.JUnit) > 0 {
+		spec.Reports = append(spec.Reports, &gantryv1.ReportSpec{Kind: "junit", Paths: r.JUnit})
+	}
+	if c := r.CoverageReport; c != nil && c.Path != "" {
+		spec.Reports = append(spec.Reports, &gantryv1.ReportSpec{Kind: "coverage_report", Paths: []string{c.Path}, Format: c.Format})
+	}
+	if len(r.Dotenv) > 0 {
+		spec.Reports = append(spec.Reports, &gantryv1.ReportSpec{Kind: "dotenv", Paths: r.Dotenv})
+	}
+	for _, kind := range slices.Sorted(maps.Keys(r.Other)) {
+		spec.Reports = append(spec.Reports, &gantryv1.ReportSpec{Kind: kind, Paths: r.Other[kind]})
+	}
+	if len(spec.Paths) == 0 && !spec.Untracked && len(spec.Reports) == 0 {
+		return nil
+	}
+	return spec
 }

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,11 +28,17 @@ func (a *app) artifactsCommand() *cobra.Command {
 }
 
 func (a *app) artifactsListCommand() *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "list RUN [JOB]",
-		Short: "List a run's artifact archives (or one job's)",
-		Args:  usageArgs(cobra.RangeArgs(1, 2)),
+		Short: "List a run's artifact archives (or one job's), with when they expire",
+		Example: `  gantry artifacts list 42
+  gantry artifacts list 42 build -o json`,
+		Args: usageArgs(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			id, err := parseRunID(args[0])
 			if err != nil {
 				return err
@@ -43,13 +51,17 @@ func (a *app) artifactsListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t := newTable(a.stdout, "JOB", "NAME", "SIZE", "SHA256")
+			if len(args) == 2 {
+				resp.Artifacts = slices.DeleteFunc(resp.Artifacts, func(art *gantryv1.Artifact) bool { return art.GetJobName() != args[1] })
+			}
+			if output == "json" {
+				return a.printJSON(resp)
+			}
+			now := time.Now()
+			t := newTable(a.stdout, "JOB", "NAME", "SIZE", "EXPIRES", "SHA256")
 			n := 0
 			for _, art := range resp.GetArtifacts() {
-				if len(args) == 2 && art.GetJobName() != args[1] {
-					continue
-				}
-				t.row(art.GetJobName(), art.GetName(), strconv.FormatInt(art.GetSize(), 10), art.GetSha256())
+				t.row(art.GetJobName(), art.GetName(), strconv.FormatInt(art.GetSize(), 10), expiryText(art, now), art.GetSha256())
 				n++
 			}
 			if n == 0 {
@@ -63,6 +75,27 @@ func (a *app) artifactsListCommand() *cobra.Command {
 			return t.flush()
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
+
+// expiryText says when an artifact expires, or that it did.
+func expiryText(art *gantryv1.Artifact, now time.Time) string {
+	switch {
+	case art.GetDeletedAt() != nil:
+		return "deleted " + ago(art.GetDeletedAt(), now)
+	case art.GetExpireAt() == nil:
+		return "never"
+	}
+	switch d := art.GetExpireAt().AsTime().Sub(now); {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("in %dd", int(d.Hours()/24))
+	case d >= time.Hour:
+		return fmt.Sprintf("in %dh", int(d.Hours()))
+	case d > 0:
+		return fmt.Sprintf("in %dm", int(d.Minutes())+1)
+	}
+	return "due now"
 }
 
 func (a *app) artifactsDownloadCommand() *cobra.Command {

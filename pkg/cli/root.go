@@ -109,6 +109,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.cancelCommand(),
 		a.playCommand(),
 		a.artifactsCommand(),
+		a.testsCommand(),
+		a.coverageCommand(),
 		a.runnersCommand(),
 		a.jobsCommand(),
 		a.lintCommand(),

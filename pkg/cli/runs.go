@@ -154,6 +154,12 @@ func (a *app) showRun(ctx context.Context, arg, output string) error {
 	info.row("Submitter:", orDash(r.GetSubmitter()))
 	info.row("Created:", created)
 	info.row("Duration:", runDurationText(r, now))
+	if t := r.GetTests(); t != nil {
+		info.row("Tests:", testsText(t))
+	}
+	if r.Coverage != nil {
+		info.row("Coverage:", fmt.Sprintf("%.2f%%", r.GetCoverage()))
+	}
 	if err := info.flush(); err != nil {
 		return err
 	}
@@ -190,8 +196,14 @@ func jobDetails(j *gantryv1.Job) string {
 		}
 		parts = append(parts, s)
 	}
+	if t := j.GetTests(); t != nil {
+		parts = append(parts, "tests: "+testsText(t))
+	}
 	if j.Coverage != nil {
 		parts = append(parts, fmt.Sprintf("coverage %.2f%%", j.GetCoverage()))
+	}
+	if n := len(j.GetWarnings()); n > 0 {
+		parts = append(parts, plural(n, "report warning", "report warnings"))
 	}
 	if a := j.GetArtifact(); a != nil {
 		parts = append(parts, fmt.Sprintf("artifacts %s (%d bytes)", a.GetName(), a.GetSize()))

@@ -121,7 +121,9 @@ func (p *parser) coverageReport(ctx string, n *yamlpos.Node) *CoverageReport {
 		switch kv.Key.Value {
 		case "coverage_format":
 			format = kv.Value
-			c.Format, _ = p.oneOf(ctx, what+":coverage_format", kv.Value, "cobertura", "jacoco")
+			// GitLab reads cobertura and jacoco; Gantry also reads Go
+			// cover profiles and LCOV tracefiles as they are.
+			c.Format, _ = p.oneOf(ctx, what+":coverage_format", kv.Value, "cobertura", "jacoco", "gocover", "lcov")
 		case "path":
 			path = kv.Value
 			c.Path, _ = p.scalar(ctx, what+":path", kv.Value)

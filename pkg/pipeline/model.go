@@ -288,7 +288,7 @@ type Reports struct {
 
 // CoverageReport is `artifacts:reports:coverage_report`.
 type CoverageReport struct {
-	Format string // "cobertura" or "jacoco"
+	Format string // "cobertura" or "jacoco" (GitLab's), "gocover" or "lcov"
 	Path   string
 }
 

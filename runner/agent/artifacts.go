@@ -42,10 +42,22 @@ func (a *Agent) withArtifacts(ej *executor.Job, j *job, spec *gantryv1.JobSpec) 
 	if as == nil {
 		return
 	}
-	ej.Artifacts = &executor.Artifacts{Paths: as.GetPaths(), Exclude: as.GetExclude(), Untracked: as.GetUntracked(), When: as.GetWhen()}
 	ej.MaxArtifactBytes = a.cfg.MaxArtifactBytes
-	ej.UploadArtifacts = func(ctx context.Context, archive io.Reader) error {
-		return a.uploadArtifacts(ctx, j, archive)
+	if len(as.GetPaths()) > 0 || as.GetUntracked() {
+		ej.Artifacts = &executor.Artifacts{Paths: as.GetPaths(), Exclude: as.GetExclude(), Untracked: as.GetUntracked(), When: as.GetWhen()}
+		ej.UploadArtifacts = func(ctx context.Context, archive io.Reader) error {
+			_, err := a.uploadArtifacts(ctx, j, archive, false)
+			return err
+		}
+	}
+	for _, r := range as.GetReports() {
+		ej.Reports = append(ej.Reports, executor.Report{Kind: r.GetKind(), Paths: r.GetPaths()})
+	}
+	if len(ej.Reports) > 0 {
+		ej.UploadReports = func(ctx context.Context, archive io.Reader) ([]string, error) {
+			resp, err := a.uploadArtifacts(ctx, j, archive, true)
+			return reportLines(resp), err
+		}
 	}
 }
 
@@ -121,15 +133,17 @@ func (c cacheSender) closeAndRecv() error {
 }
 
 type artifactSender struct {
-	s gantryv1.RunnerService_UploadArtifactsClient
+	s    gantryv1.RunnerService_UploadArtifactsClient
+	resp *gantryv1.UploadArtifactsResponse
 }
 
-func (c artifactSender) sendChunk(b []byte) error {
+func (c *artifactSender) sendChunk(b []byte) error {
 	return c.s.Send(&gantryv1.UploadArtifactsRequest{Msg: &gantryv1.UploadArtifactsRequest_Chunk{Chunk: b}})
 }
 
-func (c artifactSender) closeAndRecv() error {
-	_, err := c.s.CloseAndRecv()
+func (c *artifactSender) closeAndRecv() error {
+	resp, err := c.s.CloseAndRecv()
+	c.resp = resp
 	return err
 }
 
@@ -165,16 +179,46 @@ func (a *Agent) upload(ctx context.Context, what string, archive io.Reader, open
 	return nil
 }
 
-// uploadArtifacts streams an artifact archive to the coordinator.
-func (a *Agent) uploadArtifacts(ctx context.Context, j *job, archive io.Reader) error {
-	return a.upload(ctx, "artifacts", archive, func(ctx context.Context) (chunkSender, error) {
+// uploadArtifacts streams an artifact archive, or the report archive, to
+// the coordinator and returns its answer.
+func (a *Agent) uploadArtifacts(ctx context.Context, j *job, archive io.Reader, reports bool) (*gantryv1.UploadArtifactsResponse, error) {
+	what := "artifacts"
+	if reports {
+		what = "reports"
+	}
+	var sender *artifactSender
+	err := a.upload(ctx, what, archive, func(ctx context.Context) (chunkSender, error) {
 		stream, err := a.client.UploadArtifacts(ctx)
 		if err != nil {
 			return nil, err
 		}
-		hdr := &gantryv1.UploadArtifactsRequest{Msg: &gantryv1.UploadArtifactsRequest_Header{Header: &gantryv1.UploadArtifactsHeader{JobId: j.id, Epoch: j.epoch}}}
-		return artifactSender{stream}, stream.Send(hdr)
+		sender = &artifactSender{s: stream}
+		hdr := &gantryv1.UploadArtifactsRequest{Msg: &gantryv1.UploadArtifactsRequest_Header{Header: &gantryv1.UploadArtifactsHeader{JobId: j.id, Epoch: j.epoch, Reports: reports}}}
+		return sender, stream.Send(hdr)
 	})
+	if sender == nil {
+		return nil, err
+	}
+	return sender.resp, err
+}
+
+// reportLines says in the job log what the coordinator read in the
+// job's reports.
+func reportLines(resp *gantryv1.UploadArtifactsResponse) []string {
+	var lines []string
+	if t := resp.GetTests(); t != nil {
+		lines = append(lines, fmt.Sprintf("Test report: %d tests, %d failures, %d errors, %d skipped", t.GetTests(), t.GetFailures(), t.GetErrors(), t.GetSkipped()))
+	}
+	if c := resp.GetCoverage(); c != nil {
+		lines = append(lines, fmt.Sprintf("Coverage report (%s): %.2f%% of %d lines", c.GetFormat(), c.GetPercent(), c.GetLinesValid()))
+	}
+	if n := resp.GetDotenvVariables(); n > 0 {
+		lines = append(lines, fmt.Sprintf("dotenv report: %d variables for later jobs", n))
+	}
+	for _, w := range resp.GetWarnings() {
+		lines = append(lines, "WARNING: "+w)
+	}
+	return lines
 }
 
 // streamReader reads a server stream of chunks as one stream.

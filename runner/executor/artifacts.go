@@ -124,6 +124,10 @@ type ArtifactCollector struct {
 	entries int
 	gz      *gzip.Writer
 	tw      *tar.Writer
+	// rename, when set, archives only regular files, under the name it
+	// returns for an entry's workspace name and the paths it matched
+	// (reports: see UploadJobReports).
+	rename func(name string, hits []bool) string
 }
 
 func newArtifactCollector(spec *Artifacts, workdir string, w io.Writer, log io.Writer) *ArtifactCollector {
@@ -283,6 +287,12 @@ func (c *ArtifactCollector) match(name string) []bool {
 // with the regular file's content from body.
 func (c *ArtifactCollector) archive(hdr *tar.Header, body io.Reader, hits []bool) error {
 	out := &tar.Header{Name: hdr.Name, Mode: hdr.Mode & 0o777, ModTime: hdr.ModTime}
+	if c.rename != nil {
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeGNUSparse {
+			return nil
+		}
+		out.Name = c.rename(hdr.Name, hits)
+	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		out.Typeflag = tar.TypeDir

@@ -89,6 +89,13 @@ type Job struct {
 	// MaxArtifactBytes bounds the compressed archive; 0 means no limit.
 	MaxArtifactBytes int64
 
+	// Reports are the job's artifacts:reports files, uploaded after the
+	// artifacts whatever the outcome but canceled (UploadJobReports), as
+	// one archive. UploadReports returns lines for the job log saying
+	// what the coordinator read in them.
+	Reports       []Report
+	UploadReports func(ctx context.Context, archive io.Reader) ([]string, error)
+
 	// Caches are restored after the dependencies (policy pull or
 	// pull-push: the first key found) and saved after the artifacts
 	// (policy push or pull-push, under the first key, when When matches

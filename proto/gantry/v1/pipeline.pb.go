@@ -705,7 +705,9 @@ type ListRunsRequest struct {
 	// At most this many runs, newest first (default 20).
 	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Only runs with ids below this one (for paging); 0 means from the newest.
-	BeforeId      int64 `protobuf:"varint,2,opt,name=before_id,json=beforeId,proto3" json:"before_id,omitempty"`
+	BeforeId int64 `protobuf:"varint,2,opt,name=before_id,json=beforeId,proto3" json:"before_id,omitempty"`
+	// Only runs of this ref (branch or tag), when set.
+	Ref           string `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -752,6 +754,13 @@ func (x *ListRunsRequest) GetBeforeId() int64 {
 		return x.BeforeId
 	}
 	return 0
+}
+
+func (x *ListRunsRequest) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
 }
 
 type ListRunsResponse struct {
@@ -1111,6 +1120,182 @@ func (x *CancelRunResponse) GetRun() *Run {
 	return nil
 }
 
+type GetJobReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	RunId int64                  `protobuf:"varint,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// The job, by name within the run, or by id.
+	JobName       string `protobuf:"bytes,2,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
+	JobId         int64  `protobuf:"varint,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobReportRequest) Reset() {
+	*x = GetJobReportRequest{}
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobReportRequest) ProtoMessage() {}
+
+func (x *GetJobReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobReportRequest.ProtoReflect.Descriptor instead.
+func (*GetJobReportRequest) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetJobReportRequest) GetRunId() int64 {
+	if x != nil {
+		return x.RunId
+	}
+	return 0
+}
+
+func (x *GetJobReportRequest) GetJobName() string {
+	if x != nil {
+		return x.JobName
+	}
+	return ""
+}
+
+func (x *GetJobReportRequest) GetJobId() int64 {
+	if x != nil {
+		return x.JobId
+	}
+	return 0
+}
+
+type GetJobReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Job   *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// The JUnit totals with every failing case kept.
+	Tests    *TestSummary     `protobuf:"bytes,2,opt,name=tests,proto3" json:"tests,omitempty"`
+	Coverage *CoverageSummary `protobuf:"bytes,3,opt,name=coverage,proto3" json:"coverage,omitempty"`
+	// Per source file, sorted by path.
+	Files         []*FileCoverage `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobReportResponse) Reset() {
+	*x = GetJobReportResponse{}
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobReportResponse) ProtoMessage() {}
+
+func (x *GetJobReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobReportResponse.ProtoReflect.Descriptor instead.
+func (*GetJobReportResponse) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetJobReportResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *GetJobReportResponse) GetTests() *TestSummary {
+	if x != nil {
+		return x.Tests
+	}
+	return nil
+}
+
+func (x *GetJobReportResponse) GetCoverage() *CoverageSummary {
+	if x != nil {
+		return x.Coverage
+	}
+	return nil
+}
+
+func (x *GetJobReportResponse) GetFiles() []*FileCoverage {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+// JobReportList is several jobs' reports (the CLI's JSON output).
+type JobReportList struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Reports       []*GetJobReportResponse `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobReportList) Reset() {
+	*x = JobReportList{}
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobReportList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobReportList) ProtoMessage() {}
+
+func (x *JobReportList) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_pipeline_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobReportList.ProtoReflect.Descriptor instead.
+func (*JobReportList) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_pipeline_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *JobReportList) GetReports() []*GetJobReportResponse {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
 var File_gantry_v1_pipeline_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_pipeline_proto_rawDesc = "" +
@@ -1159,10 +1344,11 @@ const file_gantry_v1_pipeline_proto_rawDesc = "" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\"V\n" +
 	"\x0eGetRunResponse\x12 \n" +
 	"\x03run\x18\x01 \x01(\v2\x0e.gantry.v1.RunR\x03run\x12\"\n" +
-	"\x04jobs\x18\x02 \x03(\v2\x0e.gantry.v1.JobR\x04jobs\"D\n" +
+	"\x04jobs\x18\x02 \x03(\v2\x0e.gantry.v1.JobR\x04jobs\"V\n" +
 	"\x0fListRunsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x1b\n" +
-	"\tbefore_id\x18\x02 \x01(\x03R\bbeforeId\"6\n" +
+	"\tbefore_id\x18\x02 \x01(\x03R\bbeforeId\x12\x10\n" +
+	"\x03ref\x18\x03 \x01(\tR\x03ref\"6\n" +
 	"\x10ListRunsResponse\x12\"\n" +
 	"\x04runs\x18\x01 \x03(\v2\x0e.gantry.v1.RunR\x04runs\"(\n" +
 	"\x0fWatchRunRequest\x12\x15\n" +
@@ -1182,7 +1368,18 @@ const file_gantry_v1_pipeline_proto_rawDesc = "" +
 	"\x10CancelRunRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\x03R\x05runId\"5\n" +
 	"\x11CancelRunResponse\x12 \n" +
-	"\x03run\x18\x01 \x01(\v2\x0e.gantry.v1.RunR\x03run2\xad\x05\n" +
+	"\x03run\x18\x01 \x01(\v2\x0e.gantry.v1.RunR\x03run\"^\n" +
+	"\x13GetJobReportRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\x03R\x05runId\x12\x19\n" +
+	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x15\n" +
+	"\x06job_id\x18\x03 \x01(\x03R\x05jobId\"\xcd\x01\n" +
+	"\x14GetJobReportResponse\x12 \n" +
+	"\x03job\x18\x01 \x01(\v2\x0e.gantry.v1.JobR\x03job\x12,\n" +
+	"\x05tests\x18\x02 \x01(\v2\x16.gantry.v1.TestSummaryR\x05tests\x126\n" +
+	"\bcoverage\x18\x03 \x01(\v2\x1a.gantry.v1.CoverageSummaryR\bcoverage\x12-\n" +
+	"\x05files\x18\x04 \x03(\v2\x17.gantry.v1.FileCoverageR\x05files\"J\n" +
+	"\rJobReportList\x129\n" +
+	"\areports\x18\x01 \x03(\v2\x1f.gantry.v1.GetJobReportResponseR\areports2\xfe\x05\n" +
 	"\x0fPipelineService\x12H\n" +
 	"\tSubmitRun\x12\x1b.gantry.v1.SubmitRunRequest\x1a\x1c.gantry.v1.SubmitRunResponse(\x01\x12=\n" +
 	"\x06GetRun\x12\x18.gantry.v1.GetRunRequest\x1a\x19.gantry.v1.GetRunResponse\x12C\n" +
@@ -1192,7 +1389,8 @@ const file_gantry_v1_pipeline_proto_rawDesc = "" +
 	"\tCancelRun\x12\x1b.gantry.v1.CancelRunRequest\x1a\x1c.gantry.v1.CancelRunResponse\x12@\n" +
 	"\aPlayJob\x12\x19.gantry.v1.PlayJobRequest\x1a\x1a.gantry.v1.PlayJobResponse\x12R\n" +
 	"\rListArtifacts\x12\x1f.gantry.v1.ListArtifactsRequest\x1a .gantry.v1.ListArtifactsResponse\x12]\n" +
-	"\x10DownloadArtifact\x12\".gantry.v1.DownloadArtifactRequest\x1a#.gantry.v1.DownloadArtifactResponse0\x01B6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
+	"\x10DownloadArtifact\x12\".gantry.v1.DownloadArtifactRequest\x1a#.gantry.v1.DownloadArtifactResponse0\x01\x12O\n" +
+	"\fGetJobReport\x12\x1e.gantry.v1.GetJobReportRequest\x1a\x1f.gantry.v1.GetJobReportResponseB6Z4github.com/gantry-ci/gantry/proto/gantry/v1;gantryv1b\x06proto3"
 
 var (
 	file_gantry_v1_pipeline_proto_rawDescOnce sync.Once
@@ -1206,7 +1404,7 @@ func file_gantry_v1_pipeline_proto_rawDescGZIP() []byte {
 	return file_gantry_v1_pipeline_proto_rawDescData
 }
 
-var file_gantry_v1_pipeline_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_gantry_v1_pipeline_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_gantry_v1_pipeline_proto_goTypes = []any{
 	(*SubmitHeader)(nil),             // 0: gantry.v1.SubmitHeader
 	(*ListArtifactsRequest)(nil),     // 1: gantry.v1.ListArtifactsRequest
@@ -1227,48 +1425,61 @@ var file_gantry_v1_pipeline_proto_goTypes = []any{
 	(*FollowLogResponse)(nil),        // 16: gantry.v1.FollowLogResponse
 	(*CancelRunRequest)(nil),         // 17: gantry.v1.CancelRunRequest
 	(*CancelRunResponse)(nil),        // 18: gantry.v1.CancelRunResponse
-	(*Variable)(nil),                 // 19: gantry.v1.Variable
-	(*Artifact)(nil),                 // 20: gantry.v1.Artifact
-	(*Job)(nil),                      // 21: gantry.v1.Job
-	(*Run)(nil),                      // 22: gantry.v1.Run
+	(*GetJobReportRequest)(nil),      // 19: gantry.v1.GetJobReportRequest
+	(*GetJobReportResponse)(nil),     // 20: gantry.v1.GetJobReportResponse
+	(*JobReportList)(nil),            // 21: gantry.v1.JobReportList
+	(*Variable)(nil),                 // 22: gantry.v1.Variable
+	(*Artifact)(nil),                 // 23: gantry.v1.Artifact
+	(*Job)(nil),                      // 24: gantry.v1.Job
+	(*Run)(nil),                      // 25: gantry.v1.Run
+	(*TestSummary)(nil),              // 26: gantry.v1.TestSummary
+	(*CoverageSummary)(nil),          // 27: gantry.v1.CoverageSummary
+	(*FileCoverage)(nil),             // 28: gantry.v1.FileCoverage
 }
 var file_gantry_v1_pipeline_proto_depIdxs = []int32{
-	19, // 0: gantry.v1.SubmitHeader.variables:type_name -> gantry.v1.Variable
-	20, // 1: gantry.v1.ListArtifactsResponse.artifacts:type_name -> gantry.v1.Artifact
-	20, // 2: gantry.v1.DownloadArtifactResponse.artifact:type_name -> gantry.v1.Artifact
-	21, // 3: gantry.v1.PlayJobResponse.job:type_name -> gantry.v1.Job
+	22, // 0: gantry.v1.SubmitHeader.variables:type_name -> gantry.v1.Variable
+	23, // 1: gantry.v1.ListArtifactsResponse.artifacts:type_name -> gantry.v1.Artifact
+	23, // 2: gantry.v1.DownloadArtifactResponse.artifact:type_name -> gantry.v1.Artifact
+	24, // 3: gantry.v1.PlayJobResponse.job:type_name -> gantry.v1.Job
 	0,  // 4: gantry.v1.SubmitRunRequest.header:type_name -> gantry.v1.SubmitHeader
-	22, // 5: gantry.v1.SubmitRunResponse.run:type_name -> gantry.v1.Run
-	21, // 6: gantry.v1.SubmitRunResponse.jobs:type_name -> gantry.v1.Job
-	22, // 7: gantry.v1.GetRunResponse.run:type_name -> gantry.v1.Run
-	21, // 8: gantry.v1.GetRunResponse.jobs:type_name -> gantry.v1.Job
-	22, // 9: gantry.v1.ListRunsResponse.runs:type_name -> gantry.v1.Run
-	22, // 10: gantry.v1.WatchRunResponse.run:type_name -> gantry.v1.Run
-	21, // 11: gantry.v1.WatchRunResponse.jobs:type_name -> gantry.v1.Job
-	22, // 12: gantry.v1.CancelRunResponse.run:type_name -> gantry.v1.Run
-	7,  // 13: gantry.v1.PipelineService.SubmitRun:input_type -> gantry.v1.SubmitRunRequest
-	9,  // 14: gantry.v1.PipelineService.GetRun:input_type -> gantry.v1.GetRunRequest
-	11, // 15: gantry.v1.PipelineService.ListRuns:input_type -> gantry.v1.ListRunsRequest
-	13, // 16: gantry.v1.PipelineService.WatchRun:input_type -> gantry.v1.WatchRunRequest
-	15, // 17: gantry.v1.PipelineService.FollowLog:input_type -> gantry.v1.FollowLogRequest
-	17, // 18: gantry.v1.PipelineService.CancelRun:input_type -> gantry.v1.CancelRunRequest
-	5,  // 19: gantry.v1.PipelineService.PlayJob:input_type -> gantry.v1.PlayJobRequest
-	1,  // 20: gantry.v1.PipelineService.ListArtifacts:input_type -> gantry.v1.ListArtifactsRequest
-	3,  // 21: gantry.v1.PipelineService.DownloadArtifact:input_type -> gantry.v1.DownloadArtifactRequest
-	8,  // 22: gantry.v1.PipelineService.SubmitRun:output_type -> gantry.v1.SubmitRunResponse
-	10, // 23: gantry.v1.PipelineService.GetRun:output_type -> gantry.v1.GetRunResponse
-	12, // 24: gantry.v1.PipelineService.ListRuns:output_type -> gantry.v1.ListRunsResponse
-	14, // 25: gantry.v1.PipelineService.WatchRun:output_type -> gantry.v1.WatchRunResponse
-	16, // 26: gantry.v1.PipelineService.FollowLog:output_type -> gantry.v1.FollowLogResponse
-	18, // 27: gantry.v1.PipelineService.CancelRun:output_type -> gantry.v1.CancelRunResponse
-	6,  // 28: gantry.v1.PipelineService.PlayJob:output_type -> gantry.v1.PlayJobResponse
-	2,  // 29: gantry.v1.PipelineService.ListArtifacts:output_type -> gantry.v1.ListArtifactsResponse
-	4,  // 30: gantry.v1.PipelineService.DownloadArtifact:output_type -> gantry.v1.DownloadArtifactResponse
-	22, // [22:31] is the sub-list for method output_type
-	13, // [13:22] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	25, // 5: gantry.v1.SubmitRunResponse.run:type_name -> gantry.v1.Run
+	24, // 6: gantry.v1.SubmitRunResponse.jobs:type_name -> gantry.v1.Job
+	25, // 7: gantry.v1.GetRunResponse.run:type_name -> gantry.v1.Run
+	24, // 8: gantry.v1.GetRunResponse.jobs:type_name -> gantry.v1.Job
+	25, // 9: gantry.v1.ListRunsResponse.runs:type_name -> gantry.v1.Run
+	25, // 10: gantry.v1.WatchRunResponse.run:type_name -> gantry.v1.Run
+	24, // 11: gantry.v1.WatchRunResponse.jobs:type_name -> gantry.v1.Job
+	25, // 12: gantry.v1.CancelRunResponse.run:type_name -> gantry.v1.Run
+	24, // 13: gantry.v1.GetJobReportResponse.job:type_name -> gantry.v1.Job
+	26, // 14: gantry.v1.GetJobReportResponse.tests:type_name -> gantry.v1.TestSummary
+	27, // 15: gantry.v1.GetJobReportResponse.coverage:type_name -> gantry.v1.CoverageSummary
+	28, // 16: gantry.v1.GetJobReportResponse.files:type_name -> gantry.v1.FileCoverage
+	20, // 17: gantry.v1.JobReportList.reports:type_name -> gantry.v1.GetJobReportResponse
+	7,  // 18: gantry.v1.PipelineService.SubmitRun:input_type -> gantry.v1.SubmitRunRequest
+	9,  // 19: gantry.v1.PipelineService.GetRun:input_type -> gantry.v1.GetRunRequest
+	11, // 20: gantry.v1.PipelineService.ListRuns:input_type -> gantry.v1.ListRunsRequest
+	13, // 21: gantry.v1.PipelineService.WatchRun:input_type -> gantry.v1.WatchRunRequest
+	15, // 22: gantry.v1.PipelineService.FollowLog:input_type -> gantry.v1.FollowLogRequest
+	17, // 23: gantry.v1.PipelineService.CancelRun:input_type -> gantry.v1.CancelRunRequest
+	5,  // 24: gantry.v1.PipelineService.PlayJob:input_type -> gantry.v1.PlayJobRequest
+	1,  // 25: gantry.v1.PipelineService.ListArtifacts:input_type -> gantry.v1.ListArtifactsRequest
+	3,  // 26: gantry.v1.PipelineService.DownloadArtifact:input_type -> gantry.v1.DownloadArtifactRequest
+	19, // 27: gantry.v1.PipelineService.GetJobReport:input_type -> gantry.v1.GetJobReportRequest
+	8,  // 28: gantry.v1.PipelineService.SubmitRun:output_type -> gantry.v1.SubmitRunResponse
+	10, // 29: gantry.v1.PipelineService.GetRun:output_type -> gantry.v1.GetRunResponse
+	12, // 30: gantry.v1.PipelineService.ListRuns:output_type -> gantry.v1.ListRunsResponse
+	14, // 31: gantry.v1.PipelineService.WatchRun:output_type -> gantry.v1.WatchRunResponse
+	16, // 32: gantry.v1.PipelineService.FollowLog:output_type -> gantry.v1.FollowLogResponse
+	18, // 33: gantry.v1.PipelineService.CancelRun:output_type -> gantry.v1.CancelRunResponse
+	6,  // 34: gantry.v1.PipelineService.PlayJob:output_type -> gantry.v1.PlayJobResponse
+	2,  // 35: gantry.v1.PipelineService.ListArtifacts:output_type -> gantry.v1.ListArtifactsResponse
+	4,  // 36: gantry.v1.PipelineService.DownloadArtifact:output_type -> gantry.v1.DownloadArtifactResponse
+	20, // 37: gantry.v1.PipelineService.GetJobReport:output_type -> gantry.v1.GetJobReportResponse
+	28, // [28:38] is the sub-list for method output_type
+	18, // [18:28] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_pipeline_proto_init() }
@@ -1287,7 +1498,7 @@ func file_gantry_v1_pipeline_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_pipeline_proto_rawDesc), len(file_gantry_v1_pipeline_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

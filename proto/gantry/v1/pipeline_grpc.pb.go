@@ -28,6 +28,7 @@ const (
 	PipelineService_PlayJob_FullMethodName          = "/gantry.v1.PipelineService/PlayJob"
 	PipelineService_ListArtifacts_FullMethodName    = "/gantry.v1.PipelineService/ListArtifacts"
 	PipelineService_DownloadArtifact_FullMethodName = "/gantry.v1.PipelineService/DownloadArtifact"
+	PipelineService_GetJobReport_FullMethodName     = "/gantry.v1.PipelineService/GetJobReport"
 )
 
 // PipelineServiceClient is the client API for PipelineService service.
@@ -54,6 +55,9 @@ type PipelineServiceClient interface {
 	ListArtifacts(ctx context.Context, in *ListArtifactsRequest, opts ...grpc.CallOption) (*ListArtifactsResponse, error)
 	// DownloadArtifact streams one job's artifact archive (tar.gz).
 	DownloadArtifact(ctx context.Context, in *DownloadArtifactRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadArtifactResponse], error)
+	// GetJobReport returns everything a job's reports say: every failing
+	// test case and the coverage of each file.
+	GetJobReport(ctx context.Context, in *GetJobReportRequest, opts ...grpc.CallOption) (*GetJobReportResponse, error)
 }
 
 type pipelineServiceClient struct {
@@ -184,6 +188,16 @@ func (c *pipelineServiceClient) DownloadArtifact(ctx context.Context, in *Downlo
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PipelineService_DownloadArtifactClient = grpc.ServerStreamingClient[DownloadArtifactResponse]
 
+func (c *pipelineServiceClient) GetJobReport(ctx context.Context, in *GetJobReportRequest, opts ...grpc.CallOption) (*GetJobReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJobReportResponse)
+	err := c.cc.Invoke(ctx, PipelineService_GetJobReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PipelineServiceServer is the server API for PipelineService service.
 // All implementations must embed UnimplementedPipelineServiceServer
 // for forward compatibility.
@@ -208,6 +222,9 @@ type PipelineServiceServer interface {
 	ListArtifacts(context.Context, *ListArtifactsRequest) (*ListArtifactsResponse, error)
 	// DownloadArtifact streams one job's artifact archive (tar.gz).
 	DownloadArtifact(*DownloadArtifactRequest, grpc.ServerStreamingServer[DownloadArtifactResponse]) error
+	// GetJobReport returns everything a job's reports say: every failing
+	// test case and the coverage of each file.
+	GetJobReport(context.Context, *GetJobReportRequest) (*GetJobReportResponse, error)
 	mustEmbedUnimplementedPipelineServiceServer()
 }
 
@@ -244,6 +261,9 @@ func (UnimplementedPipelineServiceServer) ListArtifacts(context.Context, *ListAr
 }
 func (UnimplementedPipelineServiceServer) DownloadArtifact(*DownloadArtifactRequest, grpc.ServerStreamingServer[DownloadArtifactResponse]) error {
 	return status.Error(codes.Unimplemented, "method DownloadArtifact not implemented")
+}
+func (UnimplementedPipelineServiceServer) GetJobReport(context.Context, *GetJobReportRequest) (*GetJobReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetJobReport not implemented")
 }
 func (UnimplementedPipelineServiceServer) mustEmbedUnimplementedPipelineServiceServer() {}
 func (UnimplementedPipelineServiceServer) testEmbeddedByValue()                         {}
@@ -396,6 +416,24 @@ func _PipelineService_DownloadArtifact_Handler(srv interface{}, stream grpc.Serv
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PipelineService_DownloadArtifactServer = grpc.ServerStreamingServer[DownloadArtifactResponse]
 
+func _PipelineService_GetJobReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJobReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PipelineServiceServer).GetJobReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PipelineService_GetJobReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PipelineServiceServer).GetJobReport(ctx, req.(*GetJobReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PipelineService_ServiceDesc is the grpc.ServiceDesc for PipelineService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -422,6 +460,10 @@ var PipelineService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListArtifacts",
 			Handler:    _PipelineService_ListArtifacts_Handler,
+		},
+		{
+			MethodName: "GetJobReport",
+			Handler:    _PipelineService_GetJobReport_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1312,9 +1312,12 @@ func (*UploadArtifactsRequest_Header) isUploadArtifactsRequest_Msg() {}
 func (*UploadArtifactsRequest_Chunk) isUploadArtifactsRequest_Msg() {}
 
 type UploadArtifactsHeader struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Epoch         int64                  `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch int64                  `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The archive holds the job's artifacts:reports files, not its
+	// artifacts: the coordinator reads them.
+	Reports       bool `protobuf:"varint,3,opt,name=reports,proto3" json:"reports,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1363,11 +1366,24 @@ func (x *UploadArtifactsHeader) GetEpoch() int64 {
 	return 0
 }
 
+func (x *UploadArtifactsHeader) GetReports() bool {
+	if x != nil {
+		return x.Reports
+	}
+	return false
+}
+
 type UploadArtifactsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Artifact      *Artifact              `protobuf:"bytes,1,opt,name=artifact,proto3" json:"artifact,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored archive (not set for reports).
+	Artifact *Artifact `protobuf:"bytes,1,opt,name=artifact,proto3" json:"artifact,omitempty"`
+	// For reports: what the coordinator read in them, for the job log.
+	Tests           *TestSummary     `protobuf:"bytes,2,opt,name=tests,proto3" json:"tests,omitempty"`
+	Coverage        *CoverageSummary `protobuf:"bytes,3,opt,name=coverage,proto3" json:"coverage,omitempty"`
+	DotenvVariables int32            `protobuf:"varint,4,opt,name=dotenv_variables,json=dotenvVariables,proto3" json:"dotenv_variables,omitempty"`
+	Warnings        []string         `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UploadArtifactsResponse) Reset() {
@@ -1403,6 +1419,34 @@ func (*UploadArtifactsResponse) Descriptor() ([]byte, []int) {
 func (x *UploadArtifactsResponse) GetArtifact() *Artifact {
 	if x != nil {
 		return x.Artifact
+	}
+	return nil
+}
+
+func (x *UploadArtifactsResponse) GetTests() *TestSummary {
+	if x != nil {
+		return x.Tests
+	}
+	return nil
+}
+
+func (x *UploadArtifactsResponse) GetCoverage() *CoverageSummary {
+	if x != nil {
+		return x.Coverage
+	}
+	return nil
+}
+
+func (x *UploadArtifactsResponse) GetDotenvVariables() int32 {
+	if x != nil {
+		return x.DotenvVariables
+	}
+	return 0
+}
+
+func (x *UploadArtifactsResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
 	}
 	return nil
 }
@@ -1871,12 +1915,17 @@ const file_gantry_v1_runner_proto_rawDesc = "" +
 	"\x16UploadArtifactsRequest\x12:\n" +
 	"\x06header\x18\x01 \x01(\v2 .gantry.v1.UploadArtifactsHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
-	"\x03msg\"D\n" +
+	"\x03msg\"^\n" +
 	"\x15UploadArtifactsHeader\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\"J\n" +
+	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12\x18\n" +
+	"\areports\x18\x03 \x01(\bR\areports\"\xf7\x01\n" +
 	"\x17UploadArtifactsResponse\x12/\n" +
-	"\bartifact\x18\x01 \x01(\v2\x13.gantry.v1.ArtifactR\bartifact\"g\n" +
+	"\bartifact\x18\x01 \x01(\v2\x13.gantry.v1.ArtifactR\bartifact\x12,\n" +
+	"\x05tests\x18\x02 \x01(\v2\x16.gantry.v1.TestSummaryR\x05tests\x126\n" +
+	"\bcoverage\x18\x03 \x01(\v2\x1a.gantry.v1.CoverageSummaryR\bcoverage\x12)\n" +
+	"\x10dotenv_variables\x18\x04 \x01(\x05R\x0fdotenvVariables\x12\x1a\n" +
+	"\bwarnings\x18\x05 \x03(\tR\bwarnings\"g\n" +
 	"\x18DownloadArtifactsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12\x1e\n" +
@@ -1958,6 +2007,8 @@ var file_gantry_v1_runner_proto_goTypes = []any{
 	(JobStatus)(0),                    // 32: gantry.v1.JobStatus
 	(FailureReason)(0),                // 33: gantry.v1.FailureReason
 	(*Artifact)(nil),                  // 34: gantry.v1.Artifact
+	(*TestSummary)(nil),               // 35: gantry.v1.TestSummary
+	(*CoverageSummary)(nil),           // 36: gantry.v1.CoverageSummary
 }
 var file_gantry_v1_runner_proto_depIdxs = []int32{
 	2,  // 0: gantry.v1.RunnerHello.active:type_name -> gantry.v1.ActiveLease
@@ -1977,33 +2028,35 @@ var file_gantry_v1_runner_proto_depIdxs = []int32{
 	33, // 14: gantry.v1.CompleteJobRequest.failure_reason:type_name -> gantry.v1.FailureReason
 	20, // 15: gantry.v1.UploadArtifactsRequest.header:type_name -> gantry.v1.UploadArtifactsHeader
 	34, // 16: gantry.v1.UploadArtifactsResponse.artifact:type_name -> gantry.v1.Artifact
-	25, // 17: gantry.v1.UploadCacheRequest.header:type_name -> gantry.v1.CacheRef
-	25, // 18: gantry.v1.DownloadCacheRequest.ref:type_name -> gantry.v1.CacheRef
-	0,  // 19: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
-	5,  // 20: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
-	11, // 21: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
-	13, // 22: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
-	15, // 23: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
-	17, // 24: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
-	19, // 25: gantry.v1.RunnerService.UploadArtifacts:input_type -> gantry.v1.UploadArtifactsRequest
-	22, // 26: gantry.v1.RunnerService.DownloadArtifacts:input_type -> gantry.v1.DownloadArtifactsRequest
-	24, // 27: gantry.v1.RunnerService.UploadCache:input_type -> gantry.v1.UploadCacheRequest
-	27, // 28: gantry.v1.RunnerService.DownloadCache:input_type -> gantry.v1.DownloadCacheRequest
-	1,  // 29: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
-	10, // 30: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
-	12, // 31: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
-	14, // 32: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
-	16, // 33: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
-	18, // 34: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
-	21, // 35: gantry.v1.RunnerService.UploadArtifacts:output_type -> gantry.v1.UploadArtifactsResponse
-	23, // 36: gantry.v1.RunnerService.DownloadArtifacts:output_type -> gantry.v1.DownloadArtifactsResponse
-	26, // 37: gantry.v1.RunnerService.UploadCache:output_type -> gantry.v1.UploadCacheResponse
-	28, // 38: gantry.v1.RunnerService.DownloadCache:output_type -> gantry.v1.DownloadCacheResponse
-	29, // [29:39] is the sub-list for method output_type
-	19, // [19:29] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	35, // 17: gantry.v1.UploadArtifactsResponse.tests:type_name -> gantry.v1.TestSummary
+	36, // 18: gantry.v1.UploadArtifactsResponse.coverage:type_name -> gantry.v1.CoverageSummary
+	25, // 19: gantry.v1.UploadCacheRequest.header:type_name -> gantry.v1.CacheRef
+	25, // 20: gantry.v1.DownloadCacheRequest.ref:type_name -> gantry.v1.CacheRef
+	0,  // 21: gantry.v1.RunnerService.Register:input_type -> gantry.v1.RegisterRequest
+	5,  // 22: gantry.v1.RunnerService.Connect:input_type -> gantry.v1.ConnectRequest
+	11, // 23: gantry.v1.RunnerService.StartJob:input_type -> gantry.v1.StartJobRequest
+	13, // 24: gantry.v1.RunnerService.AppendLog:input_type -> gantry.v1.AppendLogRequest
+	15, // 25: gantry.v1.RunnerService.CompleteJob:input_type -> gantry.v1.CompleteJobRequest
+	17, // 26: gantry.v1.RunnerService.DownloadSource:input_type -> gantry.v1.DownloadSourceRequest
+	19, // 27: gantry.v1.RunnerService.UploadArtifacts:input_type -> gantry.v1.UploadArtifactsRequest
+	22, // 28: gantry.v1.RunnerService.DownloadArtifacts:input_type -> gantry.v1.DownloadArtifactsRequest
+	24, // 29: gantry.v1.RunnerService.UploadCache:input_type -> gantry.v1.UploadCacheRequest
+	27, // 30: gantry.v1.RunnerService.DownloadCache:input_type -> gantry.v1.DownloadCacheRequest
+	1,  // 31: gantry.v1.RunnerService.Register:output_type -> gantry.v1.RegisterResponse
+	10, // 32: gantry.v1.RunnerService.Connect:output_type -> gantry.v1.ConnectResponse
+	12, // 33: gantry.v1.RunnerService.StartJob:output_type -> gantry.v1.StartJobResponse
+	14, // 34: gantry.v1.RunnerService.AppendLog:output_type -> gantry.v1.AppendLogResponse
+	16, // 35: gantry.v1.RunnerService.CompleteJob:output_type -> gantry.v1.CompleteJobResponse
+	18, // 36: gantry.v1.RunnerService.DownloadSource:output_type -> gantry.v1.DownloadSourceResponse
+	21, // 37: gantry.v1.RunnerService.UploadArtifacts:output_type -> gantry.v1.UploadArtifactsResponse
+	23, // 38: gantry.v1.RunnerService.DownloadArtifacts:output_type -> gantry.v1.DownloadArtifactsResponse
+	26, // 39: gantry.v1.RunnerService.UploadCache:output_type -> gantry.v1.UploadCacheResponse
+	28, // 40: gantry.v1.RunnerService.DownloadCache:output_type -> gantry.v1.DownloadCacheResponse
+	31, // [31:41] is the sub-list for method output_type
+	21, // [21:31] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_runner_proto_init() }

@@ -274,8 +274,14 @@ type Run struct {
 	// Jobs that failed but were allowed to (allow_failure): the run
 	// succeeded with warnings.
 	AllowedFailures int32 `protobuf:"varint,14,opt,name=allowed_failures,json=allowedFailures,proto3" json:"allowed_failures,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The JUnit totals of the run's jobs added up (failed cases not listed:
+	// see the jobs).
+	Tests *TestSummary `protobuf:"bytes,15,opt,name=tests,proto3" json:"tests,omitempty"`
+	// The mean of its jobs' coverage percentages, as GitLab computes a
+	// pipeline's coverage; unset when no job has one.
+	Coverage      *float64 `protobuf:"fixed64,16,opt,name=coverage,proto3,oneof" json:"coverage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Run) Reset() {
@@ -406,6 +412,20 @@ func (x *Run) GetAllowedFailures() int32 {
 	return 0
 }
 
+func (x *Run) GetTests() *TestSummary {
+	if x != nil {
+		return x.Tests
+	}
+	return nil
+}
+
+func (x *Run) GetCoverage() float64 {
+	if x != nil && x.Coverage != nil {
+		return *x.Coverage
+	}
+	return 0
+}
+
 // Job is one job of a run, as seen by users.
 type Job struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -448,9 +468,19 @@ type Job struct {
 	// The job's artifact archive, once uploaded.
 	Artifact *Artifact `protobuf:"bytes,28,opt,name=artifact,proto3" json:"artifact,omitempty"`
 	// The coverage percentage found in the log by the job's `coverage:`.
-	Coverage      *float64 `protobuf:"fixed64,29,opt,name=coverage,proto3,oneof" json:"coverage,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Coverage *float64 `protobuf:"fixed64,29,opt,name=coverage,proto3,oneof" json:"coverage,omitempty"`
+	// What the job's artifacts:reports:junit files say, when it has them.
+	Tests *TestSummary `protobuf:"bytes,30,opt,name=tests,proto3" json:"tests,omitempty"`
+	// The line coverage its artifacts:reports:coverage_report gives.
+	CoverageReport *CoverageSummary `protobuf:"bytes,31,opt,name=coverage_report,json=coverageReport,proto3" json:"coverage_report,omitempty"`
+	// Problems with what the job left that did not fail it (a malformed
+	// report file, a dotenv line ignored...).
+	Warnings []string `protobuf:"bytes,32,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// Where coverage comes from: "log" (the job's coverage: regex, which
+	// wins) or "report" (its coverage_report).
+	CoverageSource string `protobuf:"bytes,33,opt,name=coverage_source,json=coverageSource,proto3" json:"coverage_source,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
@@ -686,6 +716,360 @@ func (x *Job) GetCoverage() float64 {
 	return 0
 }
 
+func (x *Job) GetTests() *TestSummary {
+	if x != nil {
+		return x.Tests
+	}
+	return nil
+}
+
+func (x *Job) GetCoverageReport() *CoverageSummary {
+	if x != nil {
+		return x.CoverageReport
+	}
+	return nil
+}
+
+func (x *Job) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+func (x *Job) GetCoverageSource() string {
+	if x != nil {
+		return x.CoverageSource
+	}
+	return ""
+}
+
+// TestSummary is what JUnit reports say about a job's (or a run's) tests.
+type TestSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every test case, including failed, errored and skipped ones.
+	Tests    int32 `protobuf:"varint,1,opt,name=tests,proto3" json:"tests,omitempty"`
+	Failures int32 `protobuf:"varint,2,opt,name=failures,proto3" json:"failures,omitempty"`
+	Errors   int32 `protobuf:"varint,3,opt,name=errors,proto3" json:"errors,omitempty"`
+	Skipped  int32 `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// The sum of the cases' times.
+	Time *durationpb.Duration `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	// The failing and erroring cases (a job's first ones; the full list is
+	// in GetJobReport).
+	Failed []*TestCase `protobuf:"bytes,6,rep,name=failed,proto3" json:"failed,omitempty"`
+	// Failing cases not listed in failed.
+	FailedOmitted int32 `protobuf:"varint,7,opt,name=failed_omitted,json=failedOmitted,proto3" json:"failed_omitted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestSummary) Reset() {
+	*x = TestSummary{}
+	mi := &file_gantry_v1_types_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestSummary) ProtoMessage() {}
+
+func (x *TestSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestSummary.ProtoReflect.Descriptor instead.
+func (*TestSummary) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TestSummary) GetTests() int32 {
+	if x != nil {
+		return x.Tests
+	}
+	return 0
+}
+
+func (x *TestSummary) GetFailures() int32 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *TestSummary) GetErrors() int32 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *TestSummary) GetSkipped() int32 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *TestSummary) GetTime() *durationpb.Duration {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *TestSummary) GetFailed() []*TestCase {
+	if x != nil {
+		return x.Failed
+	}
+	return nil
+}
+
+func (x *TestSummary) GetFailedOmitted() int32 {
+	if x != nil {
+		return x.FailedOmitted
+	}
+	return 0
+}
+
+// TestCase is one failing or erroring test case.
+type TestCase struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Suite     string                 `protobuf:"bytes,1,opt,name=suite,proto3" json:"suite,omitempty"`
+	ClassName string                 `protobuf:"bytes,2,opt,name=class_name,json=className,proto3" json:"class_name,omitempty"`
+	Name      string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// "failure" or "error".
+	Kind    string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// The failure's text (stack trace, test output), truncated.
+	Output        string `protobuf:"bytes,6,opt,name=output,proto3" json:"output,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestCase) Reset() {
+	*x = TestCase{}
+	mi := &file_gantry_v1_types_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestCase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestCase) ProtoMessage() {}
+
+func (x *TestCase) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestCase.ProtoReflect.Descriptor instead.
+func (*TestCase) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TestCase) GetSuite() string {
+	if x != nil {
+		return x.Suite
+	}
+	return ""
+}
+
+func (x *TestCase) GetClassName() string {
+	if x != nil {
+		return x.ClassName
+	}
+	return ""
+}
+
+func (x *TestCase) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TestCase) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TestCase) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *TestCase) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
+// CoverageSummary is a job's line coverage from its coverage reports.
+type CoverageSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// cobertura, jacoco, gocover or lcov.
+	Format       string `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
+	LinesValid   int64  `protobuf:"varint,2,opt,name=lines_valid,json=linesValid,proto3" json:"lines_valid,omitempty"`
+	LinesCovered int64  `protobuf:"varint,3,opt,name=lines_covered,json=linesCovered,proto3" json:"lines_covered,omitempty"`
+	// lines_covered / lines_valid in percent.
+	Percent float64 `protobuf:"fixed64,4,opt,name=percent,proto3" json:"percent,omitempty"`
+	// Source files the report covers (listed in GetJobReport).
+	Files         int32 `protobuf:"varint,5,opt,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CoverageSummary) Reset() {
+	*x = CoverageSummary{}
+	mi := &file_gantry_v1_types_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CoverageSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CoverageSummary) ProtoMessage() {}
+
+func (x *CoverageSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CoverageSummary.ProtoReflect.Descriptor instead.
+func (*CoverageSummary) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CoverageSummary) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *CoverageSummary) GetLinesValid() int64 {
+	if x != nil {
+		return x.LinesValid
+	}
+	return 0
+}
+
+func (x *CoverageSummary) GetLinesCovered() int64 {
+	if x != nil {
+		return x.LinesCovered
+	}
+	return 0
+}
+
+func (x *CoverageSummary) GetPercent() float64 {
+	if x != nil {
+		return x.Percent
+	}
+	return 0
+}
+
+func (x *CoverageSummary) GetFiles() int32 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+// FileCoverage is the line coverage of one source file.
+type FileCoverage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	LinesValid    int64                  `protobuf:"varint,2,opt,name=lines_valid,json=linesValid,proto3" json:"lines_valid,omitempty"`
+	LinesCovered  int64                  `protobuf:"varint,3,opt,name=lines_covered,json=linesCovered,proto3" json:"lines_covered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileCoverage) Reset() {
+	*x = FileCoverage{}
+	mi := &file_gantry_v1_types_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileCoverage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileCoverage) ProtoMessage() {}
+
+func (x *FileCoverage) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileCoverage.ProtoReflect.Descriptor instead.
+func (*FileCoverage) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *FileCoverage) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FileCoverage) GetLinesValid() int64 {
+	if x != nil {
+		return x.LinesValid
+	}
+	return 0
+}
+
+func (x *FileCoverage) GetLinesCovered() int64 {
+	if x != nil {
+		return x.LinesCovered
+	}
+	return 0
+}
+
 // Attempt is one lease of a job to a runner.
 type Attempt struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -703,7 +1087,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_gantry_v1_types_proto_msgTypes[2]
+	mi := &file_gantry_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +1099,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[2]
+	mi := &file_gantry_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +1112,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Attempt) GetEpoch() int64 {
@@ -809,7 +1193,7 @@ type Runner struct {
 
 func (x *Runner) Reset() {
 	*x = Runner{}
-	mi := &file_gantry_v1_types_proto_msgTypes[3]
+	mi := &file_gantry_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +1205,7 @@ func (x *Runner) String() string {
 func (*Runner) ProtoMessage() {}
 
 func (x *Runner) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[3]
+	mi := &file_gantry_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +1218,7 @@ func (x *Runner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Runner.ProtoReflect.Descriptor instead.
 func (*Runner) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Runner) GetId() string {
@@ -927,7 +1311,7 @@ type ImageSpec struct {
 
 func (x *ImageSpec) Reset() {
 	*x = ImageSpec{}
-	mi := &file_gantry_v1_types_proto_msgTypes[4]
+	mi := &file_gantry_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1323,7 @@ func (x *ImageSpec) String() string {
 func (*ImageSpec) ProtoMessage() {}
 
 func (x *ImageSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[4]
+	mi := &file_gantry_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1336,7 @@ func (x *ImageSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageSpec.ProtoReflect.Descriptor instead.
 func (*ImageSpec) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ImageSpec) GetName() string {
@@ -991,7 +1375,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_gantry_v1_types_proto_msgTypes[5]
+	mi := &file_gantry_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1387,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[5]
+	mi := &file_gantry_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1400,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ServiceSpec) GetName() string {
@@ -1078,7 +1462,7 @@ type Variable struct {
 
 func (x *Variable) Reset() {
 	*x = Variable{}
-	mi := &file_gantry_v1_types_proto_msgTypes[6]
+	mi := &file_gantry_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1474,7 @@ func (x *Variable) String() string {
 func (*Variable) ProtoMessage() {}
 
 func (x *Variable) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[6]
+	mi := &file_gantry_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1487,7 @@ func (x *Variable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Variable.ProtoReflect.Descriptor instead.
 func (*Variable) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Variable) GetKey() string {
@@ -1168,7 +1552,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_gantry_v1_types_proto_msgTypes[7]
+	mi := &file_gantry_v1_types_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1564,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[7]
+	mi := &file_gantry_v1_types_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1577,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JobSpec) GetRunId() int64 {
@@ -1340,7 +1724,7 @@ type CacheSpec struct {
 
 func (x *CacheSpec) Reset() {
 	*x = CacheSpec{}
-	mi := &file_gantry_v1_types_proto_msgTypes[8]
+	mi := &file_gantry_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1736,7 @@ func (x *CacheSpec) String() string {
 func (*CacheSpec) ProtoMessage() {}
 
 func (x *CacheSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[8]
+	mi := &file_gantry_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1749,7 @@ func (x *CacheSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CacheSpec.ProtoReflect.Descriptor instead.
 func (*CacheSpec) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CacheSpec) GetKeys() []string {
@@ -1412,14 +1796,17 @@ type ArtifactsSpec struct {
 	// on_success (default), on_failure or always.
 	When string `protobuf:"bytes,4,opt,name=when,proto3" json:"when,omitempty"`
 	// The archive's name (artifacts:name, expanded), for downloads.
-	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// artifacts:reports: the files the coordinator reads. They are uploaded
+	// whatever the job's outcome (except canceled), apart from the archive.
+	Reports       []*ReportSpec `protobuf:"bytes,6,rep,name=reports,proto3" json:"reports,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ArtifactsSpec) Reset() {
 	*x = ArtifactsSpec{}
-	mi := &file_gantry_v1_types_proto_msgTypes[9]
+	mi := &file_gantry_v1_types_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1818,7 @@ func (x *ArtifactsSpec) String() string {
 func (*ArtifactsSpec) ProtoMessage() {}
 
 func (x *ArtifactsSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[9]
+	mi := &file_gantry_v1_types_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1831,7 @@ func (x *ArtifactsSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactsSpec.ProtoReflect.Descriptor instead.
 func (*ArtifactsSpec) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ArtifactsSpec) GetPaths() []string {
@@ -1482,6 +1869,77 @@ func (x *ArtifactsSpec) GetName() string {
 	return ""
 }
 
+func (x *ArtifactsSpec) GetReports() []*ReportSpec {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+// ReportSpec is one artifacts:reports entry.
+type ReportSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// junit, coverage_report, dotenv, or another GitLab report type, kept
+	// but not read.
+	Kind  string   `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Paths []string `protobuf:"bytes,2,rep,name=paths,proto3" json:"paths,omitempty"`
+	// For coverage_report: cobertura, jacoco, gocover or lcov.
+	Format        string `protobuf:"bytes,3,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportSpec) Reset() {
+	*x = ReportSpec{}
+	mi := &file_gantry_v1_types_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportSpec) ProtoMessage() {}
+
+func (x *ReportSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_gantry_v1_types_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportSpec.ProtoReflect.Descriptor instead.
+func (*ReportSpec) Descriptor() ([]byte, []int) {
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ReportSpec) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ReportSpec) GetPaths() []string {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *ReportSpec) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
 // ArtifactDependency is a job whose artifacts another job downloads.
 type ArtifactDependency struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1493,7 +1951,7 @@ type ArtifactDependency struct {
 
 func (x *ArtifactDependency) Reset() {
 	*x = ArtifactDependency{}
-	mi := &file_gantry_v1_types_proto_msgTypes[10]
+	mi := &file_gantry_v1_types_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1963,7 @@ func (x *ArtifactDependency) String() string {
 func (*ArtifactDependency) ProtoMessage() {}
 
 func (x *ArtifactDependency) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[10]
+	mi := &file_gantry_v1_types_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1976,7 @@ func (x *ArtifactDependency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactDependency.ProtoReflect.Descriptor instead.
 func (*ArtifactDependency) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ArtifactDependency) GetJobId() int64 {
@@ -1545,14 +2003,16 @@ type Artifact struct {
 	Sha256    string                 `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// When it will be deleted; unset means kept.
-	ExpireAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expire_at,json=expireAt,proto3" json:"expire_at,omitempty"`
+	ExpireAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expire_at,json=expireAt,proto3" json:"expire_at,omitempty"`
+	// Set once it expired and its bytes were deleted.
+	DeletedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=deleted_at,json=deletedAt,proto3" json:"deleted_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_gantry_v1_types_proto_msgTypes[11]
+	mi := &file_gantry_v1_types_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +2024,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_gantry_v1_types_proto_msgTypes[11]
+	mi := &file_gantry_v1_types_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +2037,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_gantry_v1_types_proto_rawDescGZIP(), []int{11}
+	return file_gantry_v1_types_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Artifact) GetJobId() int64 {
@@ -1629,11 +2089,18 @@ func (x *Artifact) GetExpireAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Artifact) GetDeletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeletedAt
+	}
+	return nil
+}
+
 var File_gantry_v1_types_proto protoreflect.FileDescriptor
 
 const file_gantry_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x15gantry/v1/types.proto\x12\tgantry.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x03\n" +
+	"\x15gantry/v1/types.proto\x12\tgantry.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x04\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12,\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x14.gantry.v1.RunStatusR\x06status\x12\x10\n" +
@@ -1652,7 +2119,10 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\fproject_name\x18\v \x01(\tR\vprojectName\x12\x12\n" +
 	"\x04name\x18\f \x01(\tR\x04name\x12\x16\n" +
 	"\x06source\x18\r \x01(\tR\x06source\x12)\n" +
-	"\x10allowed_failures\x18\x0e \x01(\x05R\x0fallowedFailures\"\xc4\b\n" +
+	"\x10allowed_failures\x18\x0e \x01(\x05R\x0fallowedFailures\x12,\n" +
+	"\x05tests\x18\x0f \x01(\v2\x16.gantry.v1.TestSummaryR\x05tests\x12\x1f\n" +
+	"\bcoverage\x18\x10 \x01(\x01H\x00R\bcoverage\x88\x01\x01B\v\n" +
+	"\t_coverage\"\xfc\t\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\x03R\x05runId\x12\x12\n" +
@@ -1688,8 +2158,40 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\fscheduled_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\x12$\n" +
 	"\rinterruptible\x18\x1b \x01(\bR\rinterruptible\x12/\n" +
 	"\bartifact\x18\x1c \x01(\v2\x13.gantry.v1.ArtifactR\bartifact\x12\x1f\n" +
-	"\bcoverage\x18\x1d \x01(\x01H\x00R\bcoverage\x88\x01\x01B\v\n" +
-	"\t_coverage\"\xe5\x02\n" +
+	"\bcoverage\x18\x1d \x01(\x01H\x00R\bcoverage\x88\x01\x01\x12,\n" +
+	"\x05tests\x18\x1e \x01(\v2\x16.gantry.v1.TestSummaryR\x05tests\x12C\n" +
+	"\x0fcoverage_report\x18\x1f \x01(\v2\x1a.gantry.v1.CoverageSummaryR\x0ecoverageReport\x12\x1a\n" +
+	"\bwarnings\x18  \x03(\tR\bwarnings\x12'\n" +
+	"\x0fcoverage_source\x18! \x01(\tR\x0ecoverageSourceB\v\n" +
+	"\t_coverage\"\xf4\x01\n" +
+	"\vTestSummary\x12\x14\n" +
+	"\x05tests\x18\x01 \x01(\x05R\x05tests\x12\x1a\n" +
+	"\bfailures\x18\x02 \x01(\x05R\bfailures\x12\x16\n" +
+	"\x06errors\x18\x03 \x01(\x05R\x06errors\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\x05R\askipped\x12-\n" +
+	"\x04time\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04time\x12+\n" +
+	"\x06failed\x18\x06 \x03(\v2\x13.gantry.v1.TestCaseR\x06failed\x12%\n" +
+	"\x0efailed_omitted\x18\a \x01(\x05R\rfailedOmitted\"\x99\x01\n" +
+	"\bTestCase\x12\x14\n" +
+	"\x05suite\x18\x01 \x01(\tR\x05suite\x12\x1d\n" +
+	"\n" +
+	"class_name\x18\x02 \x01(\tR\tclassName\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x16\n" +
+	"\x06output\x18\x06 \x01(\tR\x06output\"\x9f\x01\n" +
+	"\x0fCoverageSummary\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\tR\x06format\x12\x1f\n" +
+	"\vlines_valid\x18\x02 \x01(\x03R\n" +
+	"linesValid\x12#\n" +
+	"\rlines_covered\x18\x03 \x01(\x03R\flinesCovered\x12\x18\n" +
+	"\apercent\x18\x04 \x01(\x01R\apercent\x12\x14\n" +
+	"\x05files\x18\x05 \x01(\x05R\x05files\"h\n" +
+	"\fFileCoverage\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1f\n" +
+	"\vlines_valid\x18\x02 \x01(\x03R\n" +
+	"linesValid\x12#\n" +
+	"\rlines_covered\x18\x03 \x01(\x03R\flinesCovered\"\xe5\x02\n" +
 	"\aAttempt\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\x12\x1b\n" +
 	"\trunner_id\x18\x02 \x01(\tR\brunnerId\x12\x1f\n" +
@@ -1760,16 +2262,22 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x05paths\x18\x02 \x03(\tR\x05paths\x12\x1c\n" +
 	"\tuntracked\x18\x03 \x01(\bR\tuntracked\x12\x16\n" +
 	"\x06policy\x18\x04 \x01(\tR\x06policy\x12\x12\n" +
-	"\x04when\x18\x05 \x01(\tR\x04when\"\x85\x01\n" +
+	"\x04when\x18\x05 \x01(\tR\x04when\"\xb6\x01\n" +
 	"\rArtifactsSpec\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12\x18\n" +
 	"\aexclude\x18\x02 \x03(\tR\aexclude\x12\x1c\n" +
 	"\tuntracked\x18\x03 \x01(\bR\tuntracked\x12\x12\n" +
 	"\x04when\x18\x04 \x01(\tR\x04when\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"F\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12/\n" +
+	"\areports\x18\x06 \x03(\v2\x15.gantry.v1.ReportSpecR\areports\"N\n" +
+	"\n" +
+	"ReportSpec\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05paths\x18\x02 \x03(\tR\x05paths\x12\x16\n" +
+	"\x06format\x18\x03 \x01(\tR\x06format\"F\n" +
 	"\x12ArtifactDependency\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x19\n" +
-	"\bjob_name\x18\x02 \x01(\tR\ajobName\"\xf0\x01\n" +
+	"\bjob_name\x18\x02 \x01(\tR\ajobName\"\xab\x02\n" +
 	"\bArtifact\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x12\n" +
@@ -1778,7 +2286,9 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x129\n" +
 	"\n" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x127\n" +
-	"\texpire_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bexpireAt*\xb7\x01\n" +
+	"\texpire_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bexpireAt\x129\n" +
+	"\n" +
+	"deleted_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tdeletedAt*\xb7\x01\n" +
 	"\tRunStatus\x12\x1a\n" +
 	"\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RUN_STATUS_PENDING\x10\x01\x12\x16\n" +
@@ -1825,61 +2335,73 @@ func file_gantry_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_gantry_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_gantry_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_gantry_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_gantry_v1_types_proto_goTypes = []any{
 	(RunStatus)(0),                // 0: gantry.v1.RunStatus
 	(JobStatus)(0),                // 1: gantry.v1.JobStatus
 	(FailureReason)(0),            // 2: gantry.v1.FailureReason
 	(*Run)(nil),                   // 3: gantry.v1.Run
 	(*Job)(nil),                   // 4: gantry.v1.Job
-	(*Attempt)(nil),               // 5: gantry.v1.Attempt
-	(*Runner)(nil),                // 6: gantry.v1.Runner
-	(*ImageSpec)(nil),             // 7: gantry.v1.ImageSpec
-	(*ServiceSpec)(nil),           // 8: gantry.v1.ServiceSpec
-	(*Variable)(nil),              // 9: gantry.v1.Variable
-	(*JobSpec)(nil),               // 10: gantry.v1.JobSpec
-	(*CacheSpec)(nil),             // 11: gantry.v1.CacheSpec
-	(*ArtifactsSpec)(nil),         // 12: gantry.v1.ArtifactsSpec
-	(*ArtifactDependency)(nil),    // 13: gantry.v1.ArtifactDependency
-	(*Artifact)(nil),              // 14: gantry.v1.Artifact
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*TestSummary)(nil),           // 5: gantry.v1.TestSummary
+	(*TestCase)(nil),              // 6: gantry.v1.TestCase
+	(*CoverageSummary)(nil),       // 7: gantry.v1.CoverageSummary
+	(*FileCoverage)(nil),          // 8: gantry.v1.FileCoverage
+	(*Attempt)(nil),               // 9: gantry.v1.Attempt
+	(*Runner)(nil),                // 10: gantry.v1.Runner
+	(*ImageSpec)(nil),             // 11: gantry.v1.ImageSpec
+	(*ServiceSpec)(nil),           // 12: gantry.v1.ServiceSpec
+	(*Variable)(nil),              // 13: gantry.v1.Variable
+	(*JobSpec)(nil),               // 14: gantry.v1.JobSpec
+	(*CacheSpec)(nil),             // 15: gantry.v1.CacheSpec
+	(*ArtifactsSpec)(nil),         // 16: gantry.v1.ArtifactsSpec
+	(*ReportSpec)(nil),            // 17: gantry.v1.ReportSpec
+	(*ArtifactDependency)(nil),    // 18: gantry.v1.ArtifactDependency
+	(*Artifact)(nil),              // 19: gantry.v1.Artifact
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
 }
 var file_gantry_v1_types_proto_depIdxs = []int32{
 	0,  // 0: gantry.v1.Run.status:type_name -> gantry.v1.RunStatus
-	15, // 1: gantry.v1.Run.created_at:type_name -> google.protobuf.Timestamp
-	15, // 2: gantry.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	15, // 3: gantry.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
-	1,  // 4: gantry.v1.Job.status:type_name -> gantry.v1.JobStatus
-	2,  // 5: gantry.v1.Job.failure_reason:type_name -> gantry.v1.FailureReason
-	15, // 6: gantry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	15, // 7: gantry.v1.Job.queued_at:type_name -> google.protobuf.Timestamp
-	15, // 8: gantry.v1.Job.started_at:type_name -> google.protobuf.Timestamp
-	15, // 9: gantry.v1.Job.finished_at:type_name -> google.protobuf.Timestamp
-	5,  // 10: gantry.v1.Job.attempts:type_name -> gantry.v1.Attempt
-	15, // 11: gantry.v1.Job.scheduled_at:type_name -> google.protobuf.Timestamp
-	14, // 12: gantry.v1.Job.artifact:type_name -> gantry.v1.Artifact
-	1,  // 13: gantry.v1.Attempt.status:type_name -> gantry.v1.JobStatus
-	2,  // 14: gantry.v1.Attempt.failure_reason:type_name -> gantry.v1.FailureReason
-	15, // 15: gantry.v1.Attempt.leased_at:type_name -> google.protobuf.Timestamp
-	15, // 16: gantry.v1.Attempt.ended_at:type_name -> google.protobuf.Timestamp
-	15, // 17: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
-	15, // 18: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
-	9,  // 19: gantry.v1.ServiceSpec.variables:type_name -> gantry.v1.Variable
-	7,  // 20: gantry.v1.JobSpec.image:type_name -> gantry.v1.ImageSpec
-	8,  // 21: gantry.v1.JobSpec.services:type_name -> gantry.v1.ServiceSpec
-	9,  // 22: gantry.v1.JobSpec.variables:type_name -> gantry.v1.Variable
-	16, // 23: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
-	12, // 24: gantry.v1.JobSpec.artifacts:type_name -> gantry.v1.ArtifactsSpec
-	13, // 25: gantry.v1.JobSpec.dependencies:type_name -> gantry.v1.ArtifactDependency
-	11, // 26: gantry.v1.JobSpec.caches:type_name -> gantry.v1.CacheSpec
-	15, // 27: gantry.v1.Artifact.created_at:type_name -> google.protobuf.Timestamp
-	15, // 28: gantry.v1.Artifact.expire_at:type_name -> google.protobuf.Timestamp
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	20, // 1: gantry.v1.Run.created_at:type_name -> google.protobuf.Timestamp
+	20, // 2: gantry.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	20, // 3: gantry.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
+	5,  // 4: gantry.v1.Run.tests:type_name -> gantry.v1.TestSummary
+	1,  // 5: gantry.v1.Job.status:type_name -> gantry.v1.JobStatus
+	2,  // 6: gantry.v1.Job.failure_reason:type_name -> gantry.v1.FailureReason
+	20, // 7: gantry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	20, // 8: gantry.v1.Job.queued_at:type_name -> google.protobuf.Timestamp
+	20, // 9: gantry.v1.Job.started_at:type_name -> google.protobuf.Timestamp
+	20, // 10: gantry.v1.Job.finished_at:type_name -> google.protobuf.Timestamp
+	9,  // 11: gantry.v1.Job.attempts:type_name -> gantry.v1.Attempt
+	20, // 12: gantry.v1.Job.scheduled_at:type_name -> google.protobuf.Timestamp
+	19, // 13: gantry.v1.Job.artifact:type_name -> gantry.v1.Artifact
+	5,  // 14: gantry.v1.Job.tests:type_name -> gantry.v1.TestSummary
+	7,  // 15: gantry.v1.Job.coverage_report:type_name -> gantry.v1.CoverageSummary
+	21, // 16: gantry.v1.TestSummary.time:type_name -> google.protobuf.Duration
+	6,  // 17: gantry.v1.TestSummary.failed:type_name -> gantry.v1.TestCase
+	1,  // 18: gantry.v1.Attempt.status:type_name -> gantry.v1.JobStatus
+	2,  // 19: gantry.v1.Attempt.failure_reason:type_name -> gantry.v1.FailureReason
+	20, // 20: gantry.v1.Attempt.leased_at:type_name -> google.protobuf.Timestamp
+	20, // 21: gantry.v1.Attempt.ended_at:type_name -> google.protobuf.Timestamp
+	20, // 22: gantry.v1.Runner.registered_at:type_name -> google.protobuf.Timestamp
+	20, // 23: gantry.v1.Runner.last_seen_at:type_name -> google.protobuf.Timestamp
+	13, // 24: gantry.v1.ServiceSpec.variables:type_name -> gantry.v1.Variable
+	11, // 25: gantry.v1.JobSpec.image:type_name -> gantry.v1.ImageSpec
+	12, // 26: gantry.v1.JobSpec.services:type_name -> gantry.v1.ServiceSpec
+	13, // 27: gantry.v1.JobSpec.variables:type_name -> gantry.v1.Variable
+	21, // 28: gantry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
+	16, // 29: gantry.v1.JobSpec.artifacts:type_name -> gantry.v1.ArtifactsSpec
+	18, // 30: gantry.v1.JobSpec.dependencies:type_name -> gantry.v1.ArtifactDependency
+	15, // 31: gantry.v1.JobSpec.caches:type_name -> gantry.v1.CacheSpec
+	17, // 32: gantry.v1.ArtifactsSpec.reports:type_name -> gantry.v1.ReportSpec
+	20, // 33: gantry.v1.Artifact.created_at:type_name -> google.protobuf.Timestamp
+	20, // 34: gantry.v1.Artifact.expire_at:type_name -> google.protobuf.Timestamp
+	20, // 35: gantry.v1.Artifact.deleted_at:type_name -> google.protobuf.Timestamp
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_gantry_v1_types_proto_init() }
@@ -1887,6 +2409,7 @@ func file_gantry_v1_types_proto_init() {
 	if File_gantry_v1_types_proto != nil {
 		return
 	}
+	file_gantry_v1_types_proto_msgTypes[0].OneofWrappers = []any{}
 	file_gantry_v1_types_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1894,7 +2417,7 @@ func file_gantry_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gantry_v1_types_proto_rawDesc), len(file_gantry_v1_types_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   12,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -316,6 +316,7 @@ func (a *attempt) run(ctx context.Context) executor.Result {
 	}
 	a.runAfterScript(ctx, res.Outcome.JobStatus())
 	res = a.uploadArtifacts(ctx, res)
+	executor.UploadJobReports(ctx, a.job, res, a.workspace(), a.log, a.collectArtifacts)
 	executor.SaveCaches(ctx, a.job, res, a.workspace(), a.log, a.collectArtifacts)
 	return res
 }

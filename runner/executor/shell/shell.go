@@ -202,6 +202,7 @@ func (a *attempt) run(ctx context.Context, jobDir string) executor.Result {
 		return executor.CollectDir(ctx, a.dir, c)
 	}
 	res = executor.UploadJobArtifacts(ctx, a.job, res, a.dir, a.log, collect)
+	executor.UploadJobReports(ctx, a.job, res, a.dir, a.log, collect)
 	executor.SaveCaches(ctx, a.job, res, a.dir, a.log, collect)
 	return res
 }
