@@ -10,12 +10,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/gantry-ci/gantry/coordinator/api"
@@ -27,6 +29,8 @@ import (
 	"github.com/gantry-ci/gantry/coordinator/scheduler"
 	"github.com/gantry-ci/gantry/coordinator/store"
 	"github.com/gantry-ci/gantry/coordinator/submit"
+	"github.com/gantry-ci/gantry/coordinator/web"
+	"github.com/gantry-ci/gantry/pkg/protocol"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
@@ -57,8 +61,14 @@ type Config struct {
 	// Registry is the container registry jobs push to, for CI_REGISTRY and
 	// CI_REGISTRY_IMAGE.
 	Registry string
-	// HTTPListen, if set, serves health and profiling endpoints.
+	// HTTPListen, if set, serves the web dashboard, health and profiling
+	// endpoints.
 	HTTPListen string
+	// HTTPReadyFile, if set, receives the HTTP address once serving.
+	HTTPReadyFile string
+	// AdminToken, if set, lets the dashboard drain runners for whoever
+	// gives it; empty hides the drain buttons.
+	AdminToken string
 	// ArtifactsExpireIn keeps artifacts whose job sets no expire_in this
 	// long (0: 30 days; negative: forever); ExpiryInterval is how often
 	// expired ones are looked for (0: a minute).
@@ -178,10 +188,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	if cfg.HTTPListen != "" {
-		hs, err := httpapi.Listen(cfg.HTTPListen, log.Named("http"))
+		hs, closeDashboard, err := listenHTTP(cfg, lis.Addr(), log)
 		if err != nil {
 			return err
 		}
+		defer closeDashboard()
 		g.Go(func() error { return hs.Serve(gctx) })
 	}
 	g.Go(func() error { return sched.Run(gctx) })
@@ -212,4 +223,44 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	err = g.Wait()
 	log.Info("coordinator stopped")
 	return err
+}
+
+// listenHTTP binds the HTTP listener with the web dashboard at "/". The
+// dashboard reads through a client of this coordinator's own gRPC
+// listener, so it sees what the CLI sees; closeClient releases that
+// client.
+func listenHTTP(cfg Config, grpcAddr net.Addr, log *zap.Logger) (hs *httpapi.Server, closeClient func(), err error) {
+	conn, err := grpc.NewClient(loopback(grpcAddr), append(protocol.ClientInterceptors(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dashboard client: %w", err)
+	}
+	dash := web.New(gantryv1.NewPipelineServiceClient(conn), gantryv1.NewAdminServiceClient(conn),
+		web.Options{AdminToken: cfg.AdminToken}, log.Named("web"))
+	hs, err = httpapi.Listen(cfg.HTTPListen, log.Named("http"), httpapi.Mount{Pattern: "/", Handler: dash})
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	if cfg.HTTPReadyFile != "" {
+		if err := os.WriteFile(cfg.HTTPReadyFile, []byte(hs.Addr()), 0o600); err != nil {
+			_ = conn.Close()
+			return nil, nil, fmt.Errorf("write HTTP ready file: %w", err)
+		}
+	}
+	return hs, func() { _ = conn.Close() }, nil
+}
+
+// loopback is addr as this host dials it: a wildcard listener (":7420",
+// "0.0.0.0:7420") is reached on the loopback interface.
+func loopback(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	if tcp.IP.To4() == nil {
+		return net.JoinHostPort("::1", strconv.Itoa(tcp.Port))
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 }

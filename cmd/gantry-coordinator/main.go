@@ -30,7 +30,7 @@ func main() {
 func command() *cobra.Command {
 	var cfg coordinator.Config
 	var s3SecretFile string
-	var configFile, tokenFile, logLevel, logFormat string
+	var configFile, tokenFile, adminTokenFile, logLevel, logFormat string
 	cmd := &cobra.Command{
 		Use:           "gantry-coordinator",
 		Short:         "Run a Gantry coordinator (embedded etcd unless --etcd-endpoints is set)",
@@ -46,6 +46,11 @@ func command() *cobra.Command {
 				return err
 			}
 			cfg.RegistrationToken = tok
+			admin, err := config.Secret(cfg.AdminToken, adminTokenFile, "admin token")
+			if err != nil {
+				return err
+			}
+			cfg.AdminToken = admin
 			if cfg.S3SecretKey, err = config.Secret("", s3SecretFile, "S3 secret key"); err != nil {
 				return err
 			}
@@ -73,7 +78,10 @@ func command() *cobra.Command {
 	f.DurationVar(&cfg.ExpiryInterval, "artifacts-expiry-interval", time.Minute, "how often expired artifacts are looked for and deleted")
 	f.Int64Var(&cfg.MaxSourceBytes, "max-source-bytes", 512<<20, "largest accepted source archive")
 	f.StringVar(&cfg.Registry, "registry", "", "container registry (host[:port]) jobs push to: sets CI_REGISTRY and CI_REGISTRY_IMAGE")
-	f.StringVar(&cfg.HTTPListen, "http-listen", "", "address for HTTP health and profiling endpoints (off when empty)")
+	f.StringVar(&cfg.HTTPListen, "http-listen", "", "address of the web dashboard and the HTTP health and profiling endpoints (off when empty)")
+	f.StringVar(&cfg.HTTPReadyFile, "http-ready-file", "", "write the HTTP listen address here once serving")
+	f.StringVar(&cfg.AdminToken, "admin-token", "", "token the dashboard asks for to drain a runner (no drain buttons when empty)")
+	f.StringVar(&adminTokenFile, "admin-token-file", "", "file holding the admin token")
 	f.StringVar(&cfg.BlobStore, "blob-store", "", "where sources, artifacts and caches are kept: empty for <data-dir>/blobs, a directory, or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&region=R&insecure=true&path-style=true")
 	f.StringVar(&cfg.S3AccessKey, "s3-access-key", "", "access key of the s3:// blob store (default: AWS_ACCESS_KEY_ID)")
 	f.StringVar(&s3SecretFile, "s3-secret-key-file", "", "file holding the secret key of the s3:// blob store (default: AWS_SECRET_ACCESS_KEY)")
