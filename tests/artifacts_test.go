@@ -116,6 +116,55 @@ func TestCacheEndToEnd(t *testing.T) {
 	}
 }
 
+const crossRunnerCachePipeline = `
+stages: [build, test]
+save:
+  stage: build
+  image: gantry-test/busybox:latest
+  tags: [builder]
+  cache:
+    key: shared-$CI_PIPELINE_ID
+    paths: [.deps/]
+    policy: push
+  script: [mkdir -p .deps, 'echo "saved on $CI_RUNNER_DESCRIPTION" > .deps/who.txt']
+restore:
+  stage: test
+  image: gantry-test/busybox:latest
+  tags: [tester]
+  cache:
+    key: shared-$CI_PIPELINE_ID
+    paths: [.deps/]
+    policy: pull
+  script: [cat .deps/who.txt, 'echo "restored on $CI_RUNNER_DESCRIPTION"']
+`
+
+// A cache saved by a job on one runner is restored by a job on another:
+// caches live in the coordinator's blob store, not on the runner.
+func TestCacheAcrossRunners(t *testing.T) {
+	harness.Docker(t)
+	dir, addr, token := t.TempDir(), harness.FreeAddr(t), "e2e-registration-token"
+	harness.Coordinator(t, dir, addr, token)
+	for _, r := range []struct{ name, tag string }{{"runner-a", "builder"}, {"runner-b", "tester"}} {
+		p := harness.Runner(t, dir, r.name, addr, token, "--tags", r.tag)
+		defer p.Stop(30 * time.Second)
+	}
+	client := harness.Dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	src := t.TempDir()
+	harness.WriteTree(t, src, map[string]string{".gitlab-ci.yml": crossRunnerCachePipeline})
+	runID := submitDetached(ctx, t, addr, src, "--ref", "main")
+	run := client.WaitRun(ctx, t, runID, harness.RunEnded)
+	save, restore := harness.Job(run, "save"), harness.Job(run, "restore")
+	if save.GetRunnerName() != "runner-a" || restore.GetRunnerName() != "runner-b" {
+		t.Fatalf("save ran on %q, restore on %q; want runner-a and runner-b", save.GetRunnerName(), restore.GetRunnerName())
+	}
+	log := client.Log(ctx, t, restore.GetId())
+	if run.GetRun().GetStatus() != gantryv1.RunStatus_RUN_STATUS_SUCCESS || !strings.Contains(log, "saved on runner-a") || !strings.Contains(log, "restored on runner-b") {
+		t.Errorf("run %s; restore's log:\n%s", run.GetRun().GetStatus(), log)
+	}
+}
+
 // tarNames lists the regular files of a tar.gz.
 func tarNames(t *testing.T, path string) []string {
 	t.Helper()

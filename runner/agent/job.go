@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -192,7 +194,7 @@ func (a *Agent) executorJob(j *job, spec *gantryv1.JobSpec) *executor.Job {
 		ID: j.id, Epoch: j.epoch, RunID: spec.GetRunId(), Name: spec.GetName(), Stage: spec.GetStage(),
 		ProjectName:  spec.GetProjectName(),
 		BeforeScript: spec.GetBeforeScript(), Script: spec.GetScript(), AfterScript: spec.GetAfterScript(),
-		Variables:   vars(spec.GetVariables()),
+		Variables:   append(a.runnerVariables(), vars(spec.GetVariables())...),
 		Timeout:     spec.GetTimeout().AsDuration(),
 		CancelGrace: a.cfg.CancelGrace,
 	}
@@ -249,4 +251,18 @@ func (a *Agent) download(ctx context.Context, j *job) (io.ReadCloser, error) {
 		m, err := stream.Recv()
 		return m.GetChunk(), err
 	}}, nil
+}
+
+// runnerVariables are GitLab's predefined variables about the runner,
+// first so that the job's own override them.
+func (a *Agent) runnerVariables() []executor.Variable {
+	tags := make([]string, len(a.cfg.Tags))
+	for i, t := range a.cfg.Tags {
+		tags[i] = strconv.Quote(t)
+	}
+	return []executor.Variable{
+		{Key: "CI_RUNNER_DESCRIPTION", Value: a.cfg.Name, Raw: true},
+		{Key: "CI_RUNNER_TAGS", Value: "[" + strings.Join(tags, ", ") + "]", Raw: true},
+		{Key: "CI_RUNNER_VERSION", Value: a.cfg.Version, Raw: true},
+	}
 }
