@@ -260,3 +260,52 @@ func TestArtifactsEndToEnd(t *testing.T) {
 		t.Errorf("workflow run %s; check's log:\n%s", done.GetRun().GetStatus(), log)
 	}
 }
+
+const untrackedPipeline = `
+stages: [build, test]
+build:
+  stage: build
+  image: gantry-test/busybox:latest
+  script: [mkdir -p out, echo bin > out/app.bin, echo new > new.txt, echo noise > run.log, echo changed >> tracked.txt]
+  artifacts:
+    untracked: true
+    exclude: ["*.log"]
+  cache:
+    key: untracked-$CI_PIPELINE_ID
+    untracked: true
+    policy: push
+reuse:
+  stage: test
+  image: gantry-test/busybox:latest
+  dependencies: []
+  cache:
+    key: untracked-$CI_PIPELINE_ID
+    untracked: true
+    policy: pull
+  script: [cat new.txt out/app.bin]
+`
+
+// untracked: true keeps what the job's source did not hold (GitLab keeps
+// what git does not track), in artifacts and in caches.
+func TestUntrackedArtifactsAndCache(t *testing.T) {
+	e := startEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	src := t.TempDir()
+	harness.WriteTree(t, src, map[string]string{".gitlab-ci.yml": untrackedPipeline, "tracked.txt": "from the source\n", "docs/readme.md": "tracked too\n"})
+	runID := submitDetached(ctx, t, e.addr, src, "--ref", "main")
+	run := e.client.WaitRun(ctx, t, runID, harness.RunEnded)
+	if st := run.GetRun().GetStatus(); st != gantryv1.RunStatus_RUN_STATUS_SUCCESS {
+		for _, j := range run.GetJobs() {
+			t.Logf("%s: %s\n%s", j.GetName(), j.GetStatus(), e.client.Log(ctx, t, j.GetId()))
+		}
+		t.Fatalf("run %s, want success", st)
+	}
+	dl := filepath.Join(t.TempDir(), "build.tar.gz")
+	if res := harness.CLI(ctx, t, e.addr, "artifacts", "download", strconv.FormatInt(runID, 10), "build", "-o", dl); res.Code != 0 {
+		t.Fatalf("artifacts download: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if got := tarNames(t, dl); !slices.Equal(got, []string{"new.txt", "out/app.bin"}) {
+		t.Errorf("untracked artifacts hold %v, want new.txt and out/app.bin (not the source's files, not *.log)", got)
+	}
+}

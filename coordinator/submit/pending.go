@@ -26,11 +26,7 @@ func notHonoured(plan *pipeline.Plan) []string {
 		}
 		if a := pj.Artifacts; a != nil {
 			check(a.ExposeAs != "", "artifacts:expose_as")
-			check(a.Untracked, "artifacts:untracked")
 			check(!a.Public, "artifacts:public/access (restricting downloads)")
-		}
-		for _, c := range pj.Cache {
-			check(c.Untracked, "cache:untracked")
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,6 +81,14 @@ func LinkStaysInside(name, target string) bool {
 type artifactPattern struct {
 	raw  string // as the job wrote it, for log lines
 	glob string // clean and relative to the workspace; "." is all of it
+	// untracked, when set, makes this the `untracked: true` pattern: it
+	// matches what the job's source did not hold (see UseTracked).
+	untracked *trackedSet
+}
+
+// trackedSet says which workspace names came from the job's source.
+type trackedSet struct {
+	tracked func(name string) bool // nil: the executor cannot tell
 }
 
 // matches reports whether name matches the glob as pipeline.MatchGlob
@@ -87,6 +96,9 @@ type artifactPattern struct {
 // directory before it, and that directory, as GitLab Runner's artifact
 // globs (doublestar) do: `exclude: [node_modules/**]` drops all of it.
 func (p artifactPattern) matches(name string) bool {
+	if p.untracked != nil {
+		return p.untracked.tracked != nil && !p.untracked.tracked(name)
+	}
 	switch {
 	case p.glob == "." || p.glob == "**":
 		return true
@@ -124,6 +136,8 @@ type ArtifactCollector struct {
 	entries int
 	gz      *gzip.Writer
 	tw      *tar.Writer
+	// untracked is shared by the `untracked: true` pattern, if any.
+	untracked *trackedSet
 	// rename, when set, archives only regular files, under the name it
 	// returns for an entry's workspace name and the paths it matched
 	// (reports: see UploadJobReports).
@@ -143,6 +157,10 @@ func newArtifactCollector(spec *Artifacts, workdir string, w io.Writer, log io.W
 		} else if raw != "" {
 			fmt.Fprintf(log, "WARNING: %s: artifact path is not a subpath of project directory: %s\n", raw, workdir)
 		}
+	}
+	if spec.Untracked {
+		c.untracked = &trackedSet{}
+		c.paths = append(c.paths, artifactPattern{raw: "untracked", glob: ".", untracked: c.untracked})
 	}
 	for _, raw := range spec.Exclude {
 		if glob, ok := c.relative(raw); ok {
@@ -181,6 +199,18 @@ func (c *ArtifactCollector) relative(pattern string) (string, bool) {
 		return "", false
 	}
 	return clean, true
+}
+
+// UseTracked tells the collector which workspace names (clean, relative)
+// came from the job's source, for `untracked: true`: GitLab keeps the
+// files git does not track, and the source Gantry checks out is what the
+// submitter's tree held, so everything else in the workspace (build
+// output, files restored from caches or dependencies) is untracked. An
+// executor that never calls it keeps no untracked files, with a warning.
+func (c *ArtifactCollector) UseTracked(tracked func(name string) bool) {
+	if c.untracked != nil {
+		c.untracked.tracked = tracked
+	}
 }
 
 // TopLevel returns the names directly in the workspace under which every
@@ -348,6 +378,10 @@ func (c *ArtifactCollector) close() error {
 // report logs what each path and exclude pattern matched, as GitLab does.
 func (c *ArtifactCollector) report() {
 	for i, p := range c.paths {
+		if p.untracked != nil && p.untracked.tracked == nil {
+			fmt.Fprintln(c.log, "WARNING: untracked: this executor cannot tell untracked files; none kept")
+			continue
+		}
 		if c.found[i] == 0 {
 			fmt.Fprintf(c.log, "WARNING: %s: no matching files. Ensure that the artifact path is relative to the working directory (%s)\n",
 				p.raw, c.workdir)
@@ -610,9 +644,6 @@ func UploadJobArtifacts(ctx context.Context, job *Job, res Result, workdir strin
 		return Result{Outcome: OutcomeCanceled, ExitCode: res.ExitCode, Message: "job canceled before its artifacts were uploaded"}
 	}
 	fmt.Fprintln(log, "Uploading artifacts...")
-	if job.Artifacts.Untracked {
-		fmt.Fprintln(log, "WARNING: untracked: is not supported by this executor yet")
-	}
 	if job.UploadArtifacts == nil {
 		return artifactFailure(log, res, "uploading artifacts: this runner has no way to upload them")
 	}
@@ -750,4 +781,25 @@ func formatBytes(n int64) string {
 	}
 	s := strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64)
 	return strings.TrimSuffix(s, ".0") + " " + "KMGTPE"[exp:exp+1] + "iB"
+}
+
+// ListTree returns the names (clean, relative, slash-separated) of
+// everything under dir, for UseTracked.
+func ListTree(ctx context.Context, dir string) (map[string]bool, error) {
+	names := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		names[filepath.ToSlash(rel)] = true
+		return nil
+	})
+	return names, err
 }

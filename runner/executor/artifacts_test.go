@@ -518,7 +518,7 @@ func TestUploadJobArtifacts(t *testing.T) {
 		if res != failed || up.calls != 0 {
 			t.Errorf("result %+v, %d uploads", res, up.calls)
 		}
-		for _, want := range []string{"Uploading artifacts for failed job\n", "WARNING: untracked: is not supported by this executor yet\n",
+		for _, want := range []string{"Uploading artifacts for failed job\n", "WARNING: untracked: this executor cannot tell untracked files; none kept\n",
 			"WARNING: nothing/: no matching files", "ERROR: No files to upload\n"} {
 			if !strings.Contains(log.String(), want) {
 				t.Errorf("log lacks %q:\n%s", want, log.String())

@@ -28,6 +28,7 @@ func (a *attempt) uploadArtifacts(ctx context.Context, res executor.Result) exec
 // copying a top-level entry never goes through a link in the workspace:
 // a link copied is a link archived, or skipped when it leads out.
 func (a *attempt) collectArtifacts(ctx context.Context, c *executor.ArtifactCollector) error {
+	c.UseTracked(func(name string) bool { return a.tracked[name] })
 	tops, all := c.TopLevel()
 	if all {
 		return a.copyArtifacts(ctx, c, a.workspace(), path.Base(a.workspace()))

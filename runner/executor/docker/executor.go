@@ -228,6 +228,9 @@ type attempt struct {
 	spare           bool
 	project         string // relative to BuildsDir
 	grace           time.Duration
+	// tracked names what the job's source put in the workspace (set
+	// before the container starts, read after it ended).
+	tracked map[string]bool
 }
 
 func (e *Executor) newAttempt(job *executor.Job, log io.Writer) *attempt {

@@ -96,6 +96,11 @@ func (a *attempt) writeWorkspace(ctx context.Context, w io.Writer, src io.Reader
 		if err := t.addSource(src); err != nil {
 			return fmt.Errorf("copying job source into %s: %w", a.workspace(), err)
 		}
+		// What the source held is tracked; the rest is `untracked:`.
+		a.tracked = make(map[string]bool, len(t.kinds))
+		for name := range t.kinds {
+			a.tracked[name] = true
+		}
 	}
 	err = executor.DownloadDependencies(ctx, a.job.Dependencies, a.log, func(_ context.Context, archive io.Reader) error {
 		return t.addArtifacts(archive)

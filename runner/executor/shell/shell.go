@@ -170,6 +170,10 @@ func (a *attempt) run(ctx context.Context, jobDir string) executor.Result {
 			return a.systemFailure(ctx, "unpacking the job source", err)
 		}
 	}
+	tracked, err := executor.ListTree(ctx, a.dir)
+	if err != nil {
+		return a.systemFailure(ctx, "listing the job source", err)
+	}
 	if err := a.downloadDependencies(ctx); err != nil {
 		return a.failure(ctx, err.Error())
 	}
@@ -199,6 +203,7 @@ func (a *attempt) run(ctx context.Context, jobDir string) executor.Result {
 	// After after_script, so its output can be kept; before Finished and
 	// the removal of the job directory.
 	collect := func(ctx context.Context, c *executor.ArtifactCollector) error {
+		c.UseTracked(func(name string) bool { return tracked[name] })
 		return executor.CollectDir(ctx, a.dir, c)
 	}
 	res = executor.UploadJobArtifacts(ctx, a.job, res, a.dir, a.log, collect)
