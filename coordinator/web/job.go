@@ -37,6 +37,11 @@ type jobView struct {
 	Ended                     bool
 	Attempts                  []attemptRow
 	Artifact                  string
+	CoverageSource            string
+	CoverageReport            string
+	Failed                    []failedCase
+	FailedOmitted             int32
+	Warnings                  []string
 }
 
 func newJobView(run *gantryv1.Run, j *gantryv1.Job, now time.Time) jobView {
@@ -63,8 +68,17 @@ func newJobView(run *gantryv1.Run, j *gantryv1.Job, now time.Time) jobView {
 		}
 		v.Attempts = append(v.Attempts, row)
 	}
+	v.CoverageSource, v.CoverageReport = coverageSource(j), coverageReport(j)
+	v.Failed, v.FailedOmitted = failedCases(j), j.GetTests().GetFailedOmitted()
+	v.Warnings = j.GetWarnings()
 	if a := j.GetArtifact(); a != nil {
 		v.Artifact = fmt.Sprintf("%s (%d bytes, sha256 %s)", a.GetName(), a.GetSize(), shortSHA(a.GetSha256()))
+		switch {
+		case a.GetDeletedAt() != nil:
+			v.Artifact += ", expired " + stamp(a.GetDeletedAt())
+		case a.GetExpireAt() != nil:
+			v.Artifact += ", expires " + stamp(a.GetExpireAt())
+		}
 	}
 	return v
 }

@@ -26,6 +26,8 @@ import (
 // fakeAPI serves one running run; each of its streams sends the messages
 // set in watch or logs, then blocks until its context ends.
 type fakeAPI struct {
+	run   *gantryv1.Run
+	jobs  []*gantryv1.Job
 	watch []*gantryv1.WatchRunResponse
 	logs  []*gantryv1.FollowLogResponse
 
@@ -35,6 +37,7 @@ type fakeAPI struct {
 
 func newFakeAPI() *fakeAPI {
 	return &fakeAPI{
+		run: fakeRun, jobs: []*gantryv1.Job{fakeJob},
 		watch: []*gantryv1.WatchRunResponse{{Run: fakeRun, Jobs: []*gantryv1.Job{fakeJob}}},
 		logs:  []*gantryv1.FollowLogResponse{{Data: []byte("one\ntwo\n")}},
 	}
@@ -48,11 +51,11 @@ var (
 )
 
 func (f *fakeAPI) ListRuns(context.Context, *gantryv1.ListRunsRequest, ...grpc.CallOption) (*gantryv1.ListRunsResponse, error) {
-	return &gantryv1.ListRunsResponse{Runs: []*gantryv1.Run{fakeRun}}, nil
+	return &gantryv1.ListRunsResponse{Runs: []*gantryv1.Run{f.run}}, nil
 }
 
 func (f *fakeAPI) GetRun(context.Context, *gantryv1.GetRunRequest, ...grpc.CallOption) (*gantryv1.GetRunResponse, error) {
-	return &gantryv1.GetRunResponse{Run: fakeRun, Jobs: []*gantryv1.Job{fakeJob}}, nil
+	return &gantryv1.GetRunResponse{Run: f.run, Jobs: f.jobs}, nil
 }
 
 func (f *fakeAPI) ListRunners(context.Context, *gantryv1.ListRunnersRequest, ...grpc.CallOption) (*gantryv1.ListRunnersResponse, error) {
@@ -71,8 +74,10 @@ func (f *fakeAPI) WatchRun(ctx context.Context, _ *gantryv1.WatchRunRequest, _ .
 	return newFakeStream(ctx, f, f.watch), nil
 }
 
-func (f *fakeAPI) FollowLog(ctx context.Context, _ *gantryv1.FollowLogRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[gantryv1.FollowLogResponse], error) {
-	return newFakeStream(ctx, f, f.logs), nil
+func (f *fakeAPI) FollowLog(ctx context.Context, req *gantryv1.FollowLogRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[gantryv1.FollowLogResponse], error) {
+	s := newFakeStream(ctx, f, f.logs)
+	s.eof = !req.GetFollow() // the log as it is now, then the end
+	return s, nil
 }
 
 func (f *fakeAPI) streams() int {
@@ -87,6 +92,7 @@ type fakeStream[T any] struct {
 	grpc.ClientStream
 	ctx  context.Context
 	ch   chan *T
+	eof  bool
 	once sync.Once
 	api  *fakeAPI
 }
@@ -106,14 +112,27 @@ func (s *fakeStream[T]) Recv() (*T, error) {
 	select {
 	case m := <-s.ch:
 		return m, nil
+	default:
+		if s.eof {
+			s.done()
+			return nil, io.EOF
+		}
+	}
+	select {
+	case m := <-s.ch:
+		return m, nil
 	case <-s.ctx.Done():
 	}
+	s.done()
+	return nil, s.ctx.Err()
+}
+
+func (s *fakeStream[T]) done() {
 	s.once.Do(func() {
 		s.api.mu.Lock()
 		s.api.active--
 		s.api.mu.Unlock()
 	})
-	return nil, s.ctx.Err()
 }
 
 func (s *fakeStream[T]) Context() context.Context { return s.ctx }

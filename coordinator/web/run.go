@@ -20,6 +20,7 @@ type jobRow struct {
 	Duration            elapsed
 	Runner              string
 	Coverage            string
+	Tests               *testTotals
 	// Note says why the job failed, or why it waits.
 	Note         string
 	AllowFailure bool
@@ -40,6 +41,7 @@ func newJobRow(j *gantryv1.Job, now time.Time) jobRow {
 	if j.Coverage != nil {
 		row.Coverage = percent(j.GetCoverage())
 	}
+	row.Tests = newTestTotals(j.GetTests())
 	switch j.GetStatus() {
 	case gantryv1.JobStatus_JOB_STATUS_FAILED, gantryv1.JobStatus_JOB_STATUS_CANCELED, gantryv1.JobStatus_JOB_STATUS_LOST:
 		row.Note = failureText(j)
@@ -67,9 +69,16 @@ type runView struct {
 	Run   runHeader
 	Graph graphView
 	Jobs  []jobRow
-	// Coverage summarises the jobs' coverage, "" when none reported one.
+	// Coverage is the run's coverage (the mean of its jobs'), "" when no
+	// job has one; CoverageJobs counts those that do.
 	Coverage     string
-	CoverageJobs []jobRow
+	CoverageJobs int
+	// Tests adds up the jobs' JUnit reports; nil when none has one.
+	Tests *testTotals
+	// Reports lists the jobs with tests or coverage; Failed their first
+	// failing cases.
+	Reports []reportRow
+	Failed  []failedCase
 }
 
 func newRunView(run *gantryv1.Run, jobs []*gantryv1.Job, now time.Time) runView {
@@ -87,13 +96,21 @@ func newRunView(run *gantryv1.Run, jobs []*gantryv1.Job, now time.Time) runView 
 		v.Jobs = append(v.Jobs, row)
 		if j.Coverage != nil {
 			sum += j.GetCoverage()
-			v.CoverageJobs = append(v.CoverageJobs, row)
+			v.CoverageJobs++
 		}
+		if row.Tests != nil || row.Coverage != "" {
+			v.Reports = append(v.Reports, reportRow{Name: row.Name, URL: row.URL, Tests: row.Tests, Coverage: row.Coverage, Source: coverageSource(j)})
+		}
+		v.Failed = append(v.Failed, failedCases(j)...)
 	}
-	if n := len(v.CoverageJobs); n > 0 {
+	switch {
+	case run.Coverage != nil:
+		v.Coverage = percent(run.GetCoverage())
+	case v.CoverageJobs > 0:
 		// GitLab's pipeline coverage: the mean of its jobs' coverage.
-		v.Coverage = percent(sum / float64(n))
+		v.Coverage = percent(sum / float64(v.CoverageJobs))
 	}
+	v.Tests = newTestTotals(run.GetTests())
 	return v
 }
 
