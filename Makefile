@@ -18,7 +18,7 @@ VERSITYGW_VERSION := v1.8.0
 export PATH := $(TOOLS):$(PATH)
 export GANTRY_S3_SERVER := $(TOOLS)/versitygw
 
-.PHONY: all build demo test fuzz-brief test-unit test-e2e test-images tools proto proto-check lint fmt-check vet bench clean
+.PHONY: all build demo test fuzz-brief test-unit test-e2e test-images chromium tools proto proto-check lint fmt-check vet bench clean
 
 all: build
 
@@ -31,7 +31,7 @@ demo: build test-images
 	./deploy/demo.sh
 
 ## test: everything CI checks
-test: fmt-check vet proto-check test-images $(TOOLS)/versitygw
+test: fmt-check vet proto-check test-images chromium $(TOOLS)/versitygw
 	$(GO) test -race -timeout 25m ./...
 	$(MAKE) fuzz-brief
 
@@ -45,7 +45,8 @@ FUZZ_TARGETS := ./pkg/pipeline:FuzzParse:60000 ./pkg/ghworkflow:FuzzParse:20000 
 	./pkg/expr/gitlab:FuzzParse:300000 ./pkg/expr/actions:FuzzParse:200000 \
 	./pkg/source:FuzzUnpack:5000 ./pkg/source:FuzzUnpackEntries:8000 \
 	./runner/executor/docker:FuzzWorkspaceTarArtifacts:5000 \
-	./pkg/reports:FuzzJUnit:60000 ./pkg/reports:FuzzCoverage:60000
+	./pkg/reports:FuzzJUnit:60000 ./pkg/reports:FuzzCoverage:60000 \
+	./coordinator/web:FuzzLineHTML:20000 ./coordinator/web:FuzzRenderLog:20000
 
 ## fuzz-brief: run each fuzz target briefly (FUZZTIME=DURATION for longer)
 fuzz-brief:
@@ -61,6 +62,13 @@ test-unit:
 
 test-images:
 	./deploy/testimages/build.sh
+
+# The dashboard's browser test (tests/dashboard_test.go) drives Debian's
+# chromium; without it that test skips (fails when CI=true).
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium (Debian)"; \
+	  sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 $(TOOLS)/buf:
 	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
