@@ -28,6 +28,7 @@ build:
   coverage: '/total:\s+\(statements\)\s+\d+.\d+%/'
   artifacts:
     paths: [out/]
+    expose_as: app build
     reports:
       junit: report.xml
       coverage_report:
@@ -150,7 +151,7 @@ func TestReportsEndToEnd(t *testing.T) {
 		}
 	}
 	out = cli("runs", rid)
-	for _, want := range []string{"Tests:", "4 passed, 3 failed, 2 skipped of 9", "Coverage:"} {
+	for _, want := range []string{"Tests:", "4 passed, 3 failed, 2 skipped of 9", "Coverage:", `artifacts "app build": artifacts (`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("gantry runs RUN lacks %q:\n%s", want, out)
 		}

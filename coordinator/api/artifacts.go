@@ -194,6 +194,7 @@ func artifactToProto(j *model.Job) *gantryv1.Artifact {
 	return &gantryv1.Artifact{
 		JobId: j.ID, JobName: j.Name, Name: a.Name, Size: a.Size, Sha256: a.SHA256,
 		CreatedAt: ts(a.CreatedAt), ExpireAt: ts(a.ExpireAt), DeletedAt: ts(a.DeletedAt),
+		ExposeAs: a.ExposeAs,
 	}
 }
 

@@ -198,6 +198,8 @@ type Job struct {
 	// ArtifactsExpireIn is artifacts:expire_in: 0 for the coordinator's
 	// default, negative for never.
 	ArtifactsExpireIn time.Duration `json:"artifacts_expire_in,omitempty"`
+	// ArtifactsExposeAs is artifacts:expose_as.
+	ArtifactsExposeAs string `json:"artifacts_expose_as,omitempty"`
 	// Coverage is the percentage the job's `coverage:` found in its log.
 	Coverage *float64 `json:"coverage,omitempty"`
 	// Reports is what the current attempt's artifacts:reports said.
@@ -219,6 +221,9 @@ type Artifact struct {
 	// DeletedAt is set once the collector deleted its bytes: the record
 	// stays, so that users see what there was and when it went.
 	DeletedAt time.Time `json:"deleted_at,omitzero"`
+	// ExposeAs is artifacts:expose_as: the name under which user
+	// interfaces link the archive.
+	ExposeAs string `json:"expose_as,omitempty"`
 }
 
 // FailureAllowed reports whether the job failed in a way its

@@ -25,7 +25,6 @@ func notHonoured(plan *pipeline.Plan) []string {
 			}
 		}
 		if a := pj.Artifacts; a != nil {
-			check(a.ExposeAs != "", "artifacts:expose_as")
 			check(!a.Public, "artifacts:public/access (restricting downloads)")
 		}
 	}

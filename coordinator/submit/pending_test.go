@@ -20,7 +20,7 @@ deploy:
   artifacts:
     reports:
       junit: report.xml
-    expose_as: test report
+    public: false
   rules:
     - if: $CI_COMMIT_BRANCH == "main"
 `))
@@ -32,7 +32,7 @@ deploy:
 		t.Fatal(err)
 	}
 	got := strings.Join(notHonoured(plan), "\n")
-	if want := "ci.yml:6:1: job \"deploy\": `artifacts:expose_as` is not acted on by this coordinator yet and was ignored"; !strings.Contains(got, want) {
+	if want := "ci.yml:6:1: job \"deploy\": `artifacts:public/access (restricting downloads)` is not acted on by this coordinator yet and was ignored"; !strings.Contains(got, want) {
 		t.Errorf("warnings\n%s\nlack %q", got, want)
 	}
 	if strings.Contains(got, "build") || strings.Count(got, "\n") != 0 {

@@ -278,6 +278,7 @@ func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map
 	}
 	if a := pj.Artifacts; a != nil {
 		j.ArtifactsExpireIn = a.ExpireIn
+		j.ArtifactsExposeAs = a.ExposeAs
 		if a.ExpireNever {
 			j.ArtifactsExpireIn = -1
 		}

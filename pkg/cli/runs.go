@@ -206,7 +206,14 @@ func jobDetails(j *gantryv1.Job) string {
 		parts = append(parts, plural(n, "report warning", "report warnings"))
 	}
 	if a := j.GetArtifact(); a != nil {
-		parts = append(parts, fmt.Sprintf("artifacts %s (%d bytes)", a.GetName(), a.GetSize()))
+		s := fmt.Sprintf("artifacts %s (%d bytes)", a.GetName(), a.GetSize())
+		if a.GetExposeAs() != "" {
+			s = fmt.Sprintf("artifacts %q: %s (%d bytes)", a.GetExposeAs(), a.GetName(), a.GetSize())
+		}
+		if a.GetDeletedAt() != nil {
+			s += ", expired"
+		}
+		parts = append(parts, s)
 	}
 	for _, at := range j.GetAttempts() {
 		if at.GetStatus() != gantryv1.JobStatus_JOB_STATUS_LOST {
