@@ -172,7 +172,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	)
 	gs := grpc.NewServer(opts...)
 	gantryv1.RegisterRunnerServiceServer(gs, api.NewRunnerHandler(st, sched, logs, blobs, auth, cfg.MaxArtifactBytes, log.Named("runner-api")))
-	gantryv1.RegisterPipelineServiceServer(gs, api.NewPipelineHandler(st, sched, sub, logs, blobs, log.Named("pipeline-api")))
+	pipelineAPI := api.NewPipelineHandler(st, sched, sub, logs, blobs, log.Named("pipeline-api"))
+	pipelineAPI.SetAdminToken(cfg.AdminToken)
+	gantryv1.RegisterPipelineServiceServer(gs, pipelineAPI)
 	gantryv1.RegisterAdminServiceServer(gs, api.NewAdminHandler(st, sched))
 
 	lis, err := net.Listen("tcp", cfg.Listen)

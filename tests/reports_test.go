@@ -187,6 +187,20 @@ keep:
   artifacts:
     paths: [kept.txt]
     expire_in: never
+private:
+  image: gantry-test/busybox:latest
+  stage: build
+  script: [echo private > p.txt]
+  artifacts:
+    paths: [p.txt]
+    public: false
+internal:
+  image: gantry-test/busybox:latest
+  stage: build
+  script: [echo internal > i.txt]
+  artifacts:
+    paths: [i.txt]
+    access: none
 deploy:
   image: gantry-test/busybox:latest
   stage: deploy
@@ -201,8 +215,8 @@ deploy:
 func TestArtifactsExpire(t *testing.T) {
 	harness.Docker(t)
 	dir, addr, token := t.TempDir(), harness.FreeAddr(t), "e2e-registration-token"
-	harness.Coordinator(t, dir, addr, token, "--artifacts-expiry-interval", "200ms")
-	r := harness.Runner(t, dir, "runner-1", addr, token, "--concurrency", "2")
+	harness.Coordinator(t, dir, addr, token, "--artifacts-expiry-interval", "200ms", "--admin-token", "admin-s3cret")
+	r := harness.Runner(t, dir, "runner-1", addr, token, "--concurrency", "4")
 	defer r.Stop(30 * time.Second)
 	client := harness.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -240,6 +254,18 @@ func TestArtifactsExpire(t *testing.T) {
 	}
 	if res := harness.CLI(ctx, t, addr, "artifacts", "download", rid, "keep", "-o", filepath.Join(t.TempDir(), "k.tar.gz")); res.Code != 0 {
 		t.Errorf("download of the kept artifact: exit %d\n%s", res.Code, res.Stderr)
+	}
+	// artifacts:public: false needs the admin token; access: none is
+	// for the run's jobs only.
+	out := filepath.Join(t.TempDir(), "p.tar.gz")
+	if res := harness.CLI(ctx, t, addr, "artifacts", "download", rid, "private", "-o", out); res.Code == 0 || !strings.Contains(res.Stderr, "not public") {
+		t.Errorf("download of a private artifact without the token: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if res := harness.CLI(ctx, t, addr, "--token", "admin-s3cret", "artifacts", "download", rid, "private", "-o", out); res.Code != 0 {
+		t.Errorf("download of a private artifact with the token: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if res := harness.CLI(ctx, t, addr, "--token", "admin-s3cret", "artifacts", "download", rid, "internal", "-o", out); res.Code == 0 || !strings.Contains(res.Stderr, "access: none") {
+		t.Errorf("download of an access: none artifact: exit %d\n%s", res.Code, res.Stderr)
 	}
 	if res := harness.CLI(ctx, t, addr, "play", rid, "deploy"); res.Code != 0 {
 		t.Fatalf("play deploy: exit %d\n%s", res.Code, res.Stderr)

@@ -178,6 +178,9 @@ func (h *PipelineHandler) DownloadArtifact(req *gantryv1.DownloadArtifactRequest
 	if err := expired(j); err != nil {
 		return err
 	}
+	if err := h.mayDownload(ctx, j); err != nil {
+		return err
+	}
 	if err := stream.Send(&gantryv1.DownloadArtifactResponse{Artifact: artifactToProto(j)}); err != nil {
 		return err
 	}
@@ -194,7 +197,7 @@ func artifactToProto(j *model.Job) *gantryv1.Artifact {
 	return &gantryv1.Artifact{
 		JobId: j.ID, JobName: j.Name, Name: a.Name, Size: a.Size, Sha256: a.SHA256,
 		CreatedAt: ts(a.CreatedAt), ExpireAt: ts(a.ExpireAt), DeletedAt: ts(a.DeletedAt),
-		ExposeAs: a.ExposeAs,
+		ExposeAs: a.ExposeAs, Access: a.Access,
 	}
 }
 

@@ -24,6 +24,8 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrUnauthenticated means the caller's credentials are missing or wrong.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied: the caller may not have what it asked for.
+	ErrPermissionDenied = errors.New("permission denied")
 	// ErrProtocol means the client speaks another protocol version.
 	ErrProtocol = errors.New("protocol mismatch")
 	// ErrLogIncomplete means a completion arrived before all its log bytes.
@@ -56,6 +58,8 @@ func toStatus(err error) error {
 		code = codes.InvalidArgument
 	case errors.Is(err, ErrUnauthenticated):
 		code = codes.Unauthenticated
+	case errors.Is(err, ErrPermissionDenied):
+		code = codes.PermissionDenied
 	case errors.Is(err, store.ErrConflict), errors.Is(err, ErrSessionClosed):
 		code = codes.Aborted
 	case errors.Is(err, ErrLogIncomplete):

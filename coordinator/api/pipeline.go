@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/gantry-ci/gantry/coordinator/scheduler"
 	"github.com/gantry-ci/gantry/coordinator/store"
 	"github.com/gantry-ci/gantry/coordinator/submit"
+	"github.com/gantry-ci/gantry/pkg/protocol"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
@@ -28,9 +30,33 @@ type PipelineHandler struct {
 	logs   *logstore.Store
 	blobs  BlobStore
 	log    *zap.Logger
+	// adminToken admits downloads of artifacts with access: developer.
+	adminToken string
 }
 
 var _ gantryv1.PipelineServiceServer = (*PipelineHandler)(nil)
+
+// SetAdminToken sets the token that downloads of artifacts with
+// `access: developer` (or `public: false`) must carry: the coordinator has
+// no user accounts, so the admin token stands for a project member.
+func (h *PipelineHandler) SetAdminToken(token string) { h.adminToken = token }
+
+// mayDownload applies the artifact's artifacts:access to the caller.
+func (h *PipelineHandler) mayDownload(ctx context.Context, j *model.Job) error {
+	switch j.Artifact.Access {
+	case "none":
+		return fmt.Errorf("%w: the artifacts of job %q have artifacts:access: none; only jobs of the run can fetch them", ErrPermissionDenied, j.Name)
+	case "developer":
+		if h.adminToken == "" {
+			return fmt.Errorf("%w: the artifacts of job %q are not public (artifacts:public: false or access: developer) and this coordinator has no --admin-token to admit anyone", ErrPermissionDenied, j.Name)
+		}
+		tok, _ := protocol.TokenFromIncoming(ctx)
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(h.adminToken)) != 1 {
+			return fmt.Errorf("%w: the artifacts of job %q are not public; give the admin token (gantry --token or GANTRY_TOKEN)", ErrPermissionDenied, j.Name)
+		}
+	}
+	return nil
+}
 
 // NewPipelineHandler returns the PipelineService handler.
 func NewPipelineHandler(st *store.Store, sched *scheduler.Scheduler, sub *submit.Service, logs *logstore.Store, blobs BlobStore, logger *zap.Logger) *PipelineHandler {

@@ -200,6 +200,8 @@ type Job struct {
 	ArtifactsExpireIn time.Duration `json:"artifacts_expire_in,omitempty"`
 	// ArtifactsExposeAs is artifacts:expose_as.
 	ArtifactsExposeAs string `json:"artifacts_expose_as,omitempty"`
+	// ArtifactsAccess is artifacts:access ("" for all).
+	ArtifactsAccess string `json:"artifacts_access,omitempty"`
 	// Coverage is the percentage the job's `coverage:` found in its log.
 	Coverage *float64 `json:"coverage,omitempty"`
 	// Reports is what the current attempt's artifacts:reports said.
@@ -224,6 +226,9 @@ type Artifact struct {
 	// ExposeAs is artifacts:expose_as: the name under which user
 	// interfaces link the archive.
 	ExposeAs string `json:"expose_as,omitempty"`
+	// Access is artifacts:access (public: false is developer): who may
+	// download it through the API; "" is everyone.
+	Access string `json:"access,omitempty"`
 }
 
 // FailureAllowed reports whether the job failed in a way its

@@ -186,7 +186,7 @@ func (s *Scheduler) RecordArtifact(ctx context.Context, runnerID string, jobID, 
 			return fmt.Errorf("job %d attempt %d already ended as %s; artifacts come before the completion: %w", jobID, epoch, j.Status, ErrInvalidTransition)
 		}
 		art := a
-		art.ExposeAs = j.ArtifactsExposeAs
+		art.ExposeAs, art.Access = j.ArtifactsExposeAs, j.ArtifactsAccess
 		if keep := cmp.Or(j.ArtifactsExpireIn, s.cfg.ArtifactsExpireIn); keep > 0 {
 			art.ExpireAt = art.CreatedAt.Add(keep)
 		}

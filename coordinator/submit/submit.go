@@ -160,7 +160,6 @@ func (s *Service) Submit(ctx context.Context, req Request) (*store.RunState, []s
 	for _, w := range p.Warnings() {
 		warnings = append(warnings, w.String())
 	}
-	warnings = append(warnings, notHonoured(plan)...)
 
 	now := s.now()
 	rs, err := s.store.CreateRun(ctx, len(plan.Jobs), func(runID int64, jobIDs []int64) (*model.Run, []*model.Job, error) {
@@ -279,6 +278,12 @@ func (s *Service) job(run *model.Run, id int64, pj *pipeline.PlanJob, masked map
 	if a := pj.Artifacts; a != nil {
 		j.ArtifactsExpireIn = a.ExpireIn
 		j.ArtifactsExposeAs = a.ExposeAs
+		switch {
+		case a.Access == "none" || a.Access == "developer":
+			j.ArtifactsAccess = a.Access
+		case !a.Public:
+			j.ArtifactsAccess = "developer"
+		}
 		if a.ExpireNever {
 			j.ArtifactsExpireIn = -1
 		}

@@ -26,7 +26,7 @@ const defaultPort = "7420"
 // pick_first, which uses the first one that accepts a connection and moves
 // on to the next when it goes away; every call of one command then talks to
 // the same coordinator.
-func dial(addrs string, timeout time.Duration) (*grpc.ClientConn, error) {
+func dial(addrs string, timeout time.Duration, token string) (*grpc.ClientConn, error) {
 	list, err := parseAddrs(addrs)
 	if err != nil {
 		return nil, err
@@ -45,6 +45,13 @@ func dial(addrs string, timeout time.Duration) (*grpc.ClientConn, error) {
 		grpc.WithResolvers(r),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"pick_first":{}}]}`),
 		grpc.WithChainUnaryInterceptor(unaryTimeout(timeout)),
+	}
+	if token != "" {
+		opts = append(opts, grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, o ...grpc.CallOption) error {
+			return invoker(protocol.WithToken(ctx, token), method, req, reply, cc, o...)
+		}), grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, o ...grpc.CallOption) (grpc.ClientStream, error) {
+			return streamer(protocol.WithToken(ctx, token), desc, cc, method, o...)
+		}))
 	}
 	opts = append(opts, protocol.ClientInterceptors()...)
 	conn, err := grpc.NewClient(r.Scheme()+":///coordinator", opts...)

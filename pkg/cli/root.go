@@ -80,6 +80,7 @@ type app struct {
 
 	coordinator string
 	timeout     time.Duration
+	token       string
 	colorMode   string
 	color       bool
 
@@ -100,6 +101,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.coordinator, "coordinator", "localhost:7420", "coordinator address host:port; a comma-separated list is tried in order")
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each request that is not a stream")
+	pf.StringVar(&a.token, "token", "", "the coordinator's admin token, for what needs it (downloading artifacts that are not public)")
 	pf.StringVar(&a.colorMode, "color", "auto", "colour output: auto (when stdout is a terminal and NO_COLOR is unset), always or never")
 	root.AddCommand(
 		a.submitCommand(),
@@ -163,7 +165,7 @@ func (a *app) dial() (*grpc.ClientConn, error) {
 	if a.conn != nil {
 		return a.conn, nil
 	}
-	conn, err := dial(a.coordinator, a.timeout)
+	conn, err := dial(a.coordinator, a.timeout, a.token)
 	if err != nil {
 		return nil, &usageError{err}
 	}

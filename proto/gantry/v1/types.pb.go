@@ -2007,7 +2007,10 @@ type Artifact struct {
 	// Set once it expired and its bytes were deleted.
 	DeletedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=deleted_at,json=deletedAt,proto3" json:"deleted_at,omitempty"`
 	// artifacts:expose_as: the name user interfaces link it under.
-	ExposeAs      string `protobuf:"bytes,9,opt,name=expose_as,json=exposeAs,proto3" json:"expose_as,omitempty"`
+	ExposeAs string `protobuf:"bytes,9,opt,name=expose_as,json=exposeAs,proto3" json:"expose_as,omitempty"`
+	// artifacts:access: "" or all (anyone), developer (the admin token),
+	// none (only jobs of the run).
+	Access        string `protobuf:"bytes,10,opt,name=access,proto3" json:"access,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2101,6 +2104,13 @@ func (x *Artifact) GetDeletedAt() *timestamppb.Timestamp {
 func (x *Artifact) GetExposeAs() string {
 	if x != nil {
 		return x.ExposeAs
+	}
+	return ""
+}
+
+func (x *Artifact) GetAccess() string {
+	if x != nil {
+		return x.Access
 	}
 	return ""
 }
@@ -2286,7 +2296,7 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\x06format\x18\x03 \x01(\tR\x06format\"F\n" +
 	"\x12ArtifactDependency\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x19\n" +
-	"\bjob_name\x18\x02 \x01(\tR\ajobName\"\xc8\x02\n" +
+	"\bjob_name\x18\x02 \x01(\tR\ajobName\"\xe0\x02\n" +
 	"\bArtifact\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x12\n" +
@@ -2298,7 +2308,9 @@ const file_gantry_v1_types_proto_rawDesc = "" +
 	"\texpire_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bexpireAt\x129\n" +
 	"\n" +
 	"deleted_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tdeletedAt\x12\x1b\n" +
-	"\texpose_as\x18\t \x01(\tR\bexposeAs*\xb7\x01\n" +
+	"\texpose_as\x18\t \x01(\tR\bexposeAs\x12\x16\n" +
+	"\x06access\x18\n" +
+	" \x01(\tR\x06access*\xb7\x01\n" +
 	"\tRunStatus\x12\x1a\n" +
 	"\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RUN_STATUS_PENDING\x10\x01\x12\x16\n" +
