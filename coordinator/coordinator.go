@@ -158,6 +158,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	if loc, _ := cfg.blobConfig().Parse(); loc.S3 != nil {
+		// Several coordinators share the bucket: complete logs go there
+		// too. On the filesystem they would only be a second copy.
+		logs.SetArchive(blobs)
+	}
 	sched := scheduler.New(st, scheduler.Config{LeaseTTL: cfg.LeaseTTL, HeartbeatInterval: cfg.HeartbeatInterval, ArtifactsExpireIn: cfg.ArtifactsExpireIn}, log.Named("scheduler"))
 	auth := api.NewAuthenticator(st, cfg.RegistrationToken)
 	sub := submit.New(st, blobs, submit.Options{MaxSourceBytes: cfg.MaxSourceBytes, Registry: cfg.Registry}, log)

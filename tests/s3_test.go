@@ -73,7 +73,7 @@ func TestS3BlobStoreEndToEnd(t *testing.T) {
 	// The bytes are in the bucket, under the prefix.
 	art := harness.Job(run, "build").GetArtifact()
 	objects := srv.Objects(t, "gantry-e2e", "")
-	var artifacts, sources, caches int
+	var artifacts, sources, caches, logs int
 	for _, o := range objects {
 		switch {
 		case strings.HasPrefix(o, "ci/artifacts/") && strings.HasSuffix(o, "/"+art.GetSha256()+".tar.gz"):
@@ -82,12 +82,25 @@ func TestS3BlobStoreEndToEnd(t *testing.T) {
 			sources++
 		case strings.HasPrefix(o, "ci/caches/"):
 			caches++
+		case strings.HasPrefix(o, "ci/logs/"):
+			logs++
 		case strings.HasPrefix(o, "ci/.tmp/"):
 			t.Errorf("temporary object %q left", o)
 		}
 	}
 	if artifacts != 1 || sources != 1 || caches != 1 {
 		t.Errorf("bucket holds %d artifacts with sha256 %s, %d sources and %d caches, want one each: %q", artifacts, art.GetSha256(), sources, caches, objects)
+	}
+	if logs != len(run.GetJobs()) {
+		t.Errorf("bucket holds %d job logs, want %d (one per attempt): %q", logs, len(run.GetJobs()), objects)
+	}
+	// A coordinator without the logs on its disk reads them from the bucket.
+	useLog := e.client.Log(ctx, t, harness.Job(run, "use").GetId())
+	if err := os.RemoveAll(filepath.Join(e.dir, "data", "logs")); err != nil {
+		t.Fatal(err)
+	}
+	if again := e.client.Log(ctx, t, harness.Job(run, "use").GetId()); again != useLog {
+		t.Errorf("use's log read back from the bucket differs:\n%s\nwant:\n%s", again, useLog)
 	}
 	if uploads := srv.IncompleteUploads(t, "gantry-e2e"); len(uploads) > 0 {
 		t.Errorf("unfinished multipart uploads: %q", uploads)

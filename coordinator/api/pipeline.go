@@ -270,7 +270,7 @@ func (h *PipelineHandler) FollowLog(req *gantryv1.FollowLogRequest, stream gantr
 	}
 	epoch, offset := job.Epoch, req.GetOffset()
 	for {
-		data, logChanged, err := h.logs.ReadAt(job.ID, epoch, offset, 64<<10)
+		data, logChanged, err := h.logs.ReadAt(ctx, job.ID, epoch, offset, 64<<10)
 		if err != nil {
 			return err
 		}

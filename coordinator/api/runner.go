@@ -193,6 +193,13 @@ func (h *RunnerHandler) CompleteJob(ctx context.Context, req *gantryv1.CompleteJ
 		LogSize:        size,
 		Coverage:       req.Coverage,
 	}
+	// The log is whole once the runner completes: it goes to the blob
+	// store before the completion is recorded, so whoever sees the job
+	// ended can read it from any coordinator. A failure leaves it on this
+	// coordinator's disk only.
+	if err := h.logs.Keep(ctx, req.GetJobId(), req.GetEpoch()); err != nil {
+		h.log.Warn("log not archived", zap.Int64("job_id", req.GetJobId()), zap.Int64("epoch", req.GetEpoch()), zap.Error(err))
+	}
 	if err := h.sched.CompleteJob(ctx, runnerFrom(ctx).ID, req.GetJobId(), req.GetEpoch(), c); err != nil {
 		return nil, err
 	}
