@@ -18,7 +18,7 @@ VERSITYGW_VERSION := v1.8.0
 export PATH := $(TOOLS):$(PATH)
 export GANTRY_S3_SERVER := $(TOOLS)/versitygw
 
-.PHONY: all build demo test fuzz-brief test-unit test-e2e test-images chromium tools proto proto-check lint fmt-check vet bench clean
+.PHONY: all build demo test fuzz-brief test-unit test-e2e test-images chromium prometheus tools proto proto-check lint fmt-check vet bench clean
 
 all: build
 
@@ -31,7 +31,7 @@ demo: build test-images
 	./deploy/demo.sh
 
 ## test: everything CI checks
-test: fmt-check vet proto-check test-images chromium $(TOOLS)/versitygw
+test: fmt-check vet proto-check test-images chromium prometheus $(TOOLS)/versitygw
 	$(GO) test -race -timeout 25m ./...
 	$(MAKE) fuzz-brief
 
@@ -69,6 +69,13 @@ chromium:
 	@command -v chromium >/dev/null || { echo "installing chromium (Debian)"; \
 	  sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# tests/prometheus_test.go runs Debian's prometheus and promtool; without
+# them those tests skip (fail when CI=true).
+prometheus:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { echo "installing prometheus (Debian)"; \
+	  sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
 $(TOOLS)/buf:
 	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)

@@ -26,6 +26,7 @@ import (
 	"github.com/gantry-ci/gantry/coordinator/expiry"
 	"github.com/gantry-ci/gantry/coordinator/httpapi"
 	"github.com/gantry-ci/gantry/coordinator/logstore"
+	"github.com/gantry-ci/gantry/coordinator/metrics"
 	"github.com/gantry-ci/gantry/coordinator/scheduler"
 	"github.com/gantry-ci/gantry/coordinator/store"
 	"github.com/gantry-ci/gantry/coordinator/submit"
@@ -147,6 +148,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		}
 	}
 	defer cli.Close()
+	met := metrics.New(metrics.Options{EtcdServerMetrics: len(cfg.EtcdEndpoints) == 0}, log.Named("metrics"))
+	cli.KV = met.InstrumentKV(cli.KV)
+	met.SetLeader(true) // alone, it leads; the leader election will drive this
 
 	st := store.New(cli, cfg.EtcdPrefix, log)
 	blobs, err := blob.Open(ctx, cfg.blobConfig(), log.Named("blob"))
@@ -163,7 +167,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		// too. On the filesystem they would only be a second copy.
 		logs.SetArchive(blobs)
 	}
-	sched := scheduler.New(st, scheduler.Config{LeaseTTL: cfg.LeaseTTL, HeartbeatInterval: cfg.HeartbeatInterval, ArtifactsExpireIn: cfg.ArtifactsExpireIn}, log.Named("scheduler"))
+	sched := scheduler.New(st, scheduler.Config{LeaseTTL: cfg.LeaseTTL, HeartbeatInterval: cfg.HeartbeatInterval, ArtifactsExpireIn: cfg.ArtifactsExpireIn, Observer: met}, log.Named("scheduler"))
+	met.Watch(sched)
 	auth := api.NewAuthenticator(st, cfg.RegistrationToken)
 	sub := submit.New(st, blobs, submit.Options{MaxSourceBytes: cfg.MaxSourceBytes, Registry: cfg.Registry}, log)
 
@@ -176,7 +181,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		grpc.MaxRecvMsgSize(4<<20),
 	)
 	gs := grpc.NewServer(opts...)
-	gantryv1.RegisterRunnerServiceServer(gs, api.NewRunnerHandler(st, sched, logs, blobs, auth, cfg.MaxArtifactBytes, log.Named("runner-api")))
+	gantryv1.RegisterRunnerServiceServer(gs, api.NewRunnerHandler(st, sched, logs, blobs, auth, cfg.MaxArtifactBytes, log.Named("runner-api")).Metered(met))
 	pipelineAPI := api.NewPipelineHandler(st, sched, sub, logs, blobs, log.Named("pipeline-api"))
 	pipelineAPI.SetAdminToken(cfg.AdminToken)
 	gantryv1.RegisterPipelineServiceServer(gs, pipelineAPI)
@@ -195,7 +200,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	if cfg.HTTPListen != "" {
-		hs, closeDashboard, err := listenHTTP(cfg, lis.Addr(), log)
+		hs, closeDashboard, err := listenHTTP(cfg, lis.Addr(), log,
+			httpapi.Mount{Pattern: "GET /metrics", Handler: met.Handler()},
+			httpapi.Mount{Pattern: "GET /readyz", Handler: httpapi.Ready(readiness(cli, cfg.EtcdPrefix))})
 		if err != nil {
 			return err
 		}
@@ -232,11 +239,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	return err
 }
 
-// listenHTTP binds the HTTP listener with the web dashboard at "/". The
-// dashboard reads through a client of this coordinator's own gRPC
-// listener, so it sees what the CLI sees; closeClient releases that
-// client.
-func listenHTTP(cfg Config, grpcAddr net.Addr, log *zap.Logger) (hs *httpapi.Server, closeClient func(), err error) {
+// listenHTTP binds the HTTP listener with the web dashboard at "/" and
+// the extra mounts. The dashboard reads through a client of this
+// coordinator's own gRPC listener, so it sees what the CLI sees;
+// closeClient releases that client.
+func listenHTTP(cfg Config, grpcAddr net.Addr, log *zap.Logger, extra ...httpapi.Mount) (hs *httpapi.Server, closeClient func(), err error) {
 	conn, err := grpc.NewClient(loopback(grpcAddr), append(protocol.ClientInterceptors(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))...)
@@ -245,7 +252,7 @@ func listenHTTP(cfg Config, grpcAddr net.Addr, log *zap.Logger) (hs *httpapi.Ser
 	}
 	dash := web.New(gantryv1.NewPipelineServiceClient(conn), gantryv1.NewAdminServiceClient(conn),
 		web.Options{AdminToken: cfg.AdminToken}, log.Named("web"))
-	hs, err = httpapi.Listen(cfg.HTTPListen, log.Named("http"), httpapi.Mount{Pattern: "/", Handler: dash})
+	hs, err = httpapi.Listen(cfg.HTTPListen, log.Named("http"), append(extra, httpapi.Mount{Pattern: "/", Handler: dash})...)
 	if err != nil {
 		_ = conn.Close()
 		return nil, nil, err
@@ -258,6 +265,30 @@ func listenHTTP(cfg Config, grpcAddr net.Addr, log *zap.Logger) (hs *httpapi.Ser
 	}
 	return hs, func() { _ = conn.Close() }, nil
 }
+
+// readiness is /readyz's check: etcd answers a read within a short
+// time, and the leader is known.
+func readiness(cli *clientv3.Client, prefix string) func(context.Context) error {
+	if prefix == "" {
+		prefix = store.DefaultPrefix
+	}
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if _, err := cli.Get(ctx, prefix+"readyz", clientv3.WithCountOnly()); err != nil {
+			return fmt.Errorf("etcd unreachable: %w", err)
+		}
+		if !leaderKnown() {
+			return errors.New("no leader known")
+		}
+		return nil
+	}
+}
+
+// leaderKnown reports whether this coordinator knows which coordinator
+// leads. There is no leader election yet: a coordinator runs alone and
+// leads. The election will answer here, and drive metrics' SetLeader.
+func leaderKnown() bool { return true }
 
 // loopback is addr as this host dials it: a wildcard listener (":7420",
 // "0.0.0.0:7420") is reached on the loopback interface.

@@ -25,6 +25,7 @@ import (
 	"github.com/gantry-ci/gantry/runner/executor"
 	"github.com/gantry-ci/gantry/runner/executor/docker"
 	"github.com/gantry-ci/gantry/runner/executor/shell"
+	"github.com/gantry-ci/gantry/runner/metrics"
 )
 
 // Version is the runner's version, set at build time.
@@ -49,6 +50,10 @@ type Config struct {
 	LogBufferBytes    int64
 	// MaxArtifactBytes bounds a job's artifact archive (0: no limit here).
 	MaxArtifactBytes int64
+	// HTTPListen, if set, serves /metrics, /healthz and /readyz there;
+	// HTTPReadyFile, if set, receives its address once serving.
+	HTTPListen    string
+	HTTPReadyFile string
 }
 
 // Validate checks the configuration and says what to fix.
@@ -123,7 +128,8 @@ func Run(drain, kill context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	cfg.LogSpoolDir = spool
-	exec, closeExec, err := newExecutor(kill, cfg, log)
+	met := metrics.New(cfg.Concurrency, log.Named("metrics"))
+	exec, closeExec, err := newExecutor(kill, cfg, met, log)
 	if err != nil {
 		return err
 	}
@@ -138,10 +144,47 @@ func Run(drain, kill context.Context, cfg Config, log *zap.Logger) error {
 		Name: cfg.Name, Tags: cfg.Tags, RunUntagged: cfg.RunUntagged, Concurrency: cfg.Concurrency,
 		Version: Version, CancelGrace: cfg.CancelGrace,
 		LogSpoolDir: cfg.LogSpoolDir, LogBufferBytes: cfg.LogBufferBytes, MaxArtifactBytes: cfg.MaxArtifactBytes,
+		Observer: met,
 	}, log)
+	met.Watch(a)
+	if cfg.HTTPListen != "" {
+		stop, err := serveHTTP(cfg, met, a, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	log.Info("runner starting", zap.String("runner_id", cfg.RunnerID), zap.String("name", cfg.Name), zap.Strings("tags", cfg.Tags),
 		zap.Int("concurrency", cfg.Concurrency), zap.String("executor", cfg.Executor), zap.String("coordinator", cfg.Coordinator))
 	return a.Run(drain, kill)
+}
+
+// serveHTTP serves the runner's metrics and health endpoints until stop
+// is called.
+func serveHTTP(cfg Config, met *metrics.Runner, a *agent.Agent, log *zap.Logger) (stop func(), err error) {
+	srv, err := metrics.Listen(cfg.HTTPListen, met, func() error {
+		if !a.Connected() {
+			return errors.New("not connected to a coordinator")
+		}
+		return nil
+	}, log.Named("http"))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.HTTPReadyFile != "" {
+		if err := os.WriteFile(cfg.HTTPReadyFile, []byte(srv.Addr()), 0o600); err != nil {
+			return nil, fmt.Errorf("write HTTP ready file: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	return func() {
+		cancel()
+		if err := <-served; err != nil {
+			log.Warn("http server", zap.Error(err))
+		}
+	}, nil
 }
 
 // prepareSpool makes the runner's own log spool directory (default: one
@@ -187,7 +230,7 @@ func register(ctx context.Context, client gantryv1.RunnerServiceClient, cfg *Con
 
 // newExecutor builds the configured executor and the function that
 // releases what it holds when the runner stops.
-func newExecutor(ctx context.Context, cfg Config, log *zap.Logger) (executor.Executor, func(context.Context) error, error) {
+func newExecutor(ctx context.Context, cfg Config, met *metrics.Runner, log *zap.Logger) (executor.Executor, func(context.Context) error, error) {
 	switch cfg.Executor {
 	case "shell":
 		ex := shell.New(shell.Config{BuildsDir: cfg.BuildsDir, DefaultCancelGrace: cfg.CancelGrace}, log.Named("shell"))
@@ -208,7 +251,7 @@ func newExecutor(ctx context.Context, cfg Config, log *zap.Logger) (executor.Exe
 		}
 		ex := docker.New(cli, docker.Config{
 			RunnerID: id, PullPolicy: docker.PullPolicy(cfg.PullPolicy), DefaultCancelGrace: cfg.CancelGrace,
-			WarmSpares: cfg.Concurrency,
+			WarmSpares: cfg.Concurrency, ContainerStarted: met.ContainerStarted,
 		}, log.Named("docker"))
 		if err := ex.Prune(ctx); err != nil {
 			log.Warn("could not remove containers left by an earlier run of this runner", zap.Error(err))

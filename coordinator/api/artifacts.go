@@ -62,6 +62,7 @@ func (h *RunnerHandler) UploadArtifacts(stream gantryv1.RunnerService_UploadArti
 		}
 		return fmt.Errorf("store artifacts of job %d: %w", hdr.GetJobId(), err)
 	}
+	h.meter.ArtifactBytesReceived("artifacts", res.Size)
 	a := model.Artifact{
 		Name: h.artifactName(ctx, hdr.GetJobId()), Size: res.Size, SHA256: res.SHA256,
 		BlobKey: prefix + "/" + res.SHA256 + ".tar.gz", Epoch: hdr.GetEpoch(), CreatedAt: time.Now(),

@@ -61,6 +61,7 @@ func (h *RunnerHandler) UploadCache(stream gantryv1.RunnerService_UploadCacheSer
 	if err != nil {
 		return fmt.Errorf("store cache %q of job %d: %w", ref.GetKey(), ref.GetJobId(), err)
 	}
+	h.meter.ArtifactBytesReceived("cache", res.Size)
 	return stream.SendAndClose(&gantryv1.UploadCacheResponse{Size: res.Size})
 }
 

@@ -33,6 +33,7 @@ func (h *RunnerHandler) uploadReports(ctx context.Context, runnerID string, hdr 
 		}
 		return nil, fmt.Errorf("store reports of job %d: %w", jobID, err)
 	}
+	h.meter.ArtifactBytesReceived("reports", put.Size)
 	key := "reports/" + put.SHA256 + ".tar.gz"
 	spec := &gantryv1.JobSpec{}
 	if b, err := h.store.JobSpec(ctx, jobID); err != nil {

@@ -32,6 +32,7 @@ type RunnerHandler struct {
 	blobs BlobStore
 	auth  *Authenticator
 	log   *zap.Logger
+	meter Meter
 	// maxArtifactBytes bounds an artifact archive (0: the default).
 	maxArtifactBytes int64
 }
@@ -40,7 +41,7 @@ var _ gantryv1.RunnerServiceServer = (*RunnerHandler)(nil)
 
 // NewRunnerHandler returns the RunnerService handler.
 func NewRunnerHandler(st *store.Store, sched *scheduler.Scheduler, logs *logstore.Store, blobs BlobStore, auth *Authenticator, maxArtifactBytes int64, logger *zap.Logger) *RunnerHandler {
-	return &RunnerHandler{store: st, sched: sched, logs: logs, blobs: blobs, auth: auth, maxArtifactBytes: maxArtifactBytes, log: logger}
+	return &RunnerHandler{store: st, sched: sched, logs: logs, blobs: blobs, auth: auth, maxArtifactBytes: maxArtifactBytes, log: logger, meter: noMeter{}}
 }
 
 // Register creates a runner identity.
@@ -169,6 +170,7 @@ func (h *RunnerHandler) AppendLog(ctx context.Context, req *gantryv1.AppendLogRe
 	if err := h.sched.CheckFence(ctx, runnerFrom(ctx).ID, req.GetJobId(), req.GetEpoch()); err != nil {
 		return nil, err
 	}
+	h.meter.LogBytesReceived(len(req.GetData()))
 	size, err := h.logs.Append(req.GetJobId(), req.GetEpoch(), req.GetOffset(), req.GetData())
 	if err != nil && !errors.Is(err, logstore.ErrGap) {
 		return nil, err

@@ -268,6 +268,7 @@ func (s *Scheduler) lease(ctx context.Context, ss *Session, e store.QueueEntry) 
 		ss.release(e.JobID)
 		return 0, s.loseAttempt(ctx, e.RunID, e.JobID, epoch, model.ReasonUndeliveredLease, "lease not delivered: runner stream closed")
 	}
+	s.observeLease(ss, queuedAt)
 	return rev, nil
 }
 

@@ -107,10 +107,11 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 	}
 	now := s.now()
 	var runStatus model.RunStatus
-	var retrying bool
+	var retrying, ended bool
+	var started time.Time
 	var cancel []model.Job
 	_, err = s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
-		runStatus, retrying, cancel = rs.Run.Status, false, nil
+		runStatus, retrying, ended, cancel = rs.Run.Status, false, false, nil
 		if resentCompletion(rs.Job(jobID), runnerID, epoch, c.Status) {
 			return nil
 		}
@@ -135,7 +136,7 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 			runStatus = rs.Run.Status
 			return nil
 		}
-		retrying = false
+		retrying, ended = false, true
 		j.Status, j.FinishedAt = c.Status, now
 		j.FailureReason, j.FailureMessage, j.ExitCode, j.LogSize = c.FailureReason, c.FailureMessage, c.ExitCode, c.LogSize
 		j.Coverage = c.Coverage
@@ -143,6 +144,7 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 		if j.StartedAt.IsZero() {
 			j.StartedAt = now
 		}
+		started = j.StartedAt
 		setAttempt(j, c.Status, c.FailureReason, c.FailureMessage, now)
 		model.Advance(rs.Run, rs.Jobs, now)
 		runStatus = rs.Run.Status
@@ -159,8 +161,12 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 	s.releaseJob(runnerID, jobID)
 	fields := []zap.Field{zap.Int64("run_id", runID), zap.Int64("job_id", jobID), zap.Int64("epoch", epoch), zap.String("runner_id", runnerID), zap.String("status", string(c.Status))}
 	if retrying {
+		s.cfg.Observer.JobRetried(c.FailureReason)
 		s.log.Info("job attempt failed; retrying as its retry: asks", fields...)
 		return nil
+	}
+	if ended {
+		s.cfg.Observer.JobEnded(c.Status, now.Sub(started))
 	}
 	s.log.Info("job completed", fields...)
 	if runStatus.Terminal() {
@@ -282,12 +288,14 @@ func (s *Scheduler) releaseJob(runnerID string, jobID int64) {
 func (s *Scheduler) loseAttempt(ctx context.Context, runID, jobID, epoch int64, reason model.FailureReason, msg string) error {
 	now := s.now()
 	var runnerID string
+	var final model.JobStatus // "" when requeued
+	var started time.Time
 	_, err := s.store.UpdateRun(ctx, runID, func(rs *store.RunState) error {
 		j := rs.Job(jobID)
 		if j == nil || j.Epoch != epoch || !j.Status.Active() {
 			return errNotPending // already handled
 		}
-		runnerID = j.RunnerID
+		runnerID, started = j.RunnerID, j.StartedAt
 		setAttempt(j, model.JobLost, reason, msg, now)
 		lost := 0
 		for _, a := range j.Attempts {
@@ -305,6 +313,10 @@ func (s *Scheduler) loseAttempt(ctx context.Context, runID, jobID, epoch int64, 
 			j.Status, j.QueuedAt = model.JobPending, now
 			j.RunnerID, j.RunnerName, j.SessionLease = "", "", 0
 		}
+		final = ""
+		if j.Status != model.JobPending {
+			final = j.Status
+		}
 		model.Advance(rs.Run, rs.Jobs, now)
 		return nil
 	})
@@ -314,6 +326,7 @@ func (s *Scheduler) loseAttempt(ctx context.Context, runID, jobID, epoch int64, 
 	if err != nil {
 		return err
 	}
+	s.observeLost(reason, final, started, now)
 	s.ended.Store(jobID, epoch)
 	if runnerID != "" {
 		s.releaseJob(runnerID, jobID)

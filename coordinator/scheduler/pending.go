@@ -73,35 +73,59 @@ func quoteAll(names []string) []string {
 
 // PendingReason explains in words why a queued job with tags waits.
 func (s *Scheduler) PendingReason(tags []string) string {
+	f := s.runnerFit(tags)
+	switch f.reason() {
+	case WaitNoRunner:
+		if len(tags) == 0 {
+			return "no online runner accepts untagged jobs (start one with --run-untagged, or give the job tags)"
+		}
+		return fmt.Sprintf("no online runner has all the tags [%s]", strings.Join(tags, ", "))
+	case WaitDraining:
+		return fmt.Sprintf("all %d matching runners are draining", f.matching)
+	case WaitBusy:
+		return fmt.Sprintf("all %d matching runners are busy", f.open)
+	default:
+		return "waiting to be dispatched"
+	}
+}
+
+// fit counts the connected runners that can run a job: matching its
+// tags, of which open (not draining), of which free (with room).
+type fit struct{ matching, open, free int }
+
+func (f fit) reason() WaitReason {
+	switch {
+	case f.matching == 0:
+		return WaitNoRunner
+	case f.open == 0:
+		return WaitDraining
+	case f.free == 0:
+		return WaitBusy
+	default:
+		return WaitDispatch
+	}
+}
+
+// runnerFit counts the connected runners that can run a job with tags.
+func (s *Scheduler) runnerFit(tags []string) fit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	matching, open, free := 0, 0, 0
+	var f fit
 	for _, ss := range s.sessions {
 		if !model.CanRun(ss.Tags, ss.Untagged, tags) {
 			continue
 		}
-		matching++
+		f.matching++
 		ss.mu.Lock()
 		if !ss.draining && !ss.closed {
-			open++
+			f.open++
 			if len(ss.held) < ss.Capacity {
-				free++
+				f.free++
 			}
 		}
 		ss.mu.Unlock()
 	}
-	switch {
-	case matching == 0 && len(tags) == 0:
-		return "no online runner accepts untagged jobs (start one with --run-untagged, or give the job tags)"
-	case matching == 0:
-		return fmt.Sprintf("no online runner has all the tags [%s]", strings.Join(tags, ", "))
-	case open == 0:
-		return fmt.Sprintf("all %d matching runners are draining", matching)
-	case free == 0:
-		return fmt.Sprintf("all %d matching runners are busy", open)
-	default:
-		return "waiting to be dispatched"
-	}
+	return f
 }
 
 // PendingJob is a job of an active run that has not started, and why.

@@ -50,6 +50,9 @@ type Config struct {
 	// does not say (artifacts:expire_in); 0 means 30 days, as GitLab's
 	// default, and a negative value forever.
 	ArtifactsExpireIn time.Duration
+	// Observer learns of leases, expiries, retries and job ends (nil:
+	// nothing does).
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {
@@ -67,6 +70,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ArtifactsExpireIn == 0 {
 		c.ArtifactsExpireIn = 30 * 24 * time.Hour
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 }
 

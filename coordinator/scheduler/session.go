@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -46,6 +47,9 @@ type Session struct {
 	closed   bool
 	draining bool
 	lastSeen time.Time
+	// freedAt is when a slot last became free (unix ns), for the
+	// dispatch latency metric.
+	freedAt atomic.Int64
 }
 
 // Out is the stream of messages to send to the runner. It is closed when
@@ -86,6 +90,7 @@ func (ss *Session) release(jobID int64) {
 	defer ss.mu.Unlock()
 	delete(ss.held, jobID)
 	delete(ss.missing, jobID)
+	ss.freedAt.Store(time.Now().UnixNano())
 }
 
 // send queues a message for the runner; it fails once the session closed.
@@ -154,6 +159,7 @@ func (s *Scheduler) Attach(ctx context.Context, r *model.Runner, h Hello) (*Sess
 		lastSeen: s.now(),
 		draining: h.Draining,
 	}
+	ss.freedAt.Store(ss.lastSeen.UnixNano())
 	s.mu.Lock()
 	old := s.sessions[r.ID]
 	s.sessions[r.ID] = ss

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,6 +21,7 @@ import (
 
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 	"github.com/gantry-ci/gantry/runner/executor"
+	"github.com/gantry-ci/gantry/runner/logship"
 )
 
 // ErrRejected means the coordinator refused the runner for good (wrong
@@ -43,6 +45,9 @@ type Config struct {
 	// MaxArtifactBytes bounds a job's artifact archive (0: no limit on
 	// the runner; the coordinator has its own).
 	MaxArtifactBytes int64
+	// Observer learns the bytes sent and the executor's failures (nil:
+	// nothing does).
+	Observer Observer
 }
 
 // Agent runs jobs for one registered runner.
@@ -63,6 +68,8 @@ type Agent struct {
 	drainOnce sync.Once
 	drainReq  chan struct{} // closed when the coordinator asks to drain
 
+	connected atomic.Bool // welcomed on a stream still open
+
 	wg sync.WaitGroup // running jobs
 }
 
@@ -71,12 +78,19 @@ type job struct {
 	id, epoch int64
 	cancel    context.CancelFunc
 	stale     bool
+	// ship is the attempt's log shipper once made, acked the log size
+	// the coordinator acknowledged (for the buffered log metric).
+	ship  atomic.Pointer[logship.Shipper]
+	acked atomic.Int64
 }
 
 // New returns an agent.
 func New(client gantryv1.RunnerServiceClient, exec executor.Executor, cfg Config, logger *zap.Logger) *Agent {
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 1
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	return &Agent{cfg: cfg, client: client, exec: exec, log: logger, jobs: map[int64]*job{}, changed: make(chan struct{}, 1), jobEnded: make(chan struct{}, 1), drainReq: make(chan struct{})}
 }
@@ -224,6 +238,8 @@ func (a *Agent) session(ctx, kill context.Context) (bool, error) {
 		interval = 5 * time.Second
 	}
 	a.log.Info("connected to coordinator", zap.String("runner_id", welcome.GetRunnerId()), zap.Int("active", len(hello.Active)))
+	a.connected.Store(true)
+	defer a.connected.Store(false)
 
 	g, gctx := errgroup.WithContext(sctx)
 	g.Go(func() error {

@@ -103,7 +103,7 @@ func (a *Agent) withCaches(ej *executor.Job, j *job, spec *gantryv1.JobSpec) {
 		}}, nil
 	}
 	ej.UploadCache = func(ctx context.Context, key string, archive io.Reader) error {
-		return a.upload(ctx, "cache "+key, archive, func(ctx context.Context) (chunkSender, error) {
+		return a.upload(ctx, "cache "+key, countingReader{archive, "cache", a.cfg.Observer}, func(ctx context.Context) (chunkSender, error) {
 			stream, err := a.client.UploadCache(ctx)
 			if err != nil {
 				return nil, err
@@ -187,7 +187,7 @@ func (a *Agent) uploadArtifacts(ctx context.Context, j *job, archive io.Reader, 
 		what = "reports"
 	}
 	var sender *artifactSender
-	err := a.upload(ctx, what, archive, func(ctx context.Context) (chunkSender, error) {
+	err := a.upload(ctx, what, countingReader{archive, what, a.cfg.Observer}, func(ctx context.Context) (chunkSender, error) {
 		stream, err := a.client.UploadArtifacts(ctx)
 		if err != nil {
 			return nil, err

@@ -62,11 +62,12 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 
 	// The spool comes first: a runner whose disk is broken must not
 	// leave a started job behind.
-	ship, err := logship.New(a.client, j.id, j.epoch, retryable, logship.Options{Dir: a.cfg.LogSpoolDir, MaxBytes: a.cfg.LogBufferBytes})
+	ship, err := logship.New(appender{a, j}, j.id, j.epoch, retryable, logship.Options{Dir: a.cfg.LogSpoolDir, MaxBytes: a.cfg.LogBufferBytes})
 	if err != nil {
 		a.abandon(j, log, "log spool", err) // heartbeat reconciliation gives the job back
 		return
 	}
+	j.ship.Store(ship)
 	defer func() {
 		if err := ship.Remove(); err != nil { // Run removed it already; this reports a failed removal
 			log.Warn("remove log spool", zap.Error(err))
@@ -109,6 +110,7 @@ func (a *Agent) runJob(ctx, kill context.Context, j *job, l *gantryv1.JobLease) 
 	ej := a.executorJob(j, spec)
 	ej.Finished = report
 	res, err := a.exec.Run(ctx, ej, out)
+	a.countOutcome(res, err)
 	if err != nil {
 		res = executor.Result{Outcome: executor.OutcomeSystemFailure, ExitCode: -1, Message: err.Error()}
 		fmt.Fprintf(out, "\nERROR: %s\n", err)

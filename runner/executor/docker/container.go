@@ -117,10 +117,12 @@ func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (executor.Scri
 	// a PID 1 shell, is then terminated by it.
 	initProcess := true
 	host.Init = &initProcess
+	createStart := time.Now()
 	created, err := a.cli.ContainerCreate(bg, cfg, host, nil, nil, spec.name)
 	if err != nil {
 		return end, fmt.Errorf("creating container %s: %w", spec.name, err)
 	}
+	took := time.Since(createStart) // plus the start, below; not the workspace copy
 	id := created.ID
 	if spec.prepare != nil {
 		if err := spec.prepare(ctx, id); err != nil {
@@ -158,9 +160,11 @@ func (a *attempt) runScript(ctx context.Context, spec scriptSpec) (executor.Scri
 		<-copied
 	}()
 
+	startStart := time.Now()
 	if err := a.cli.ContainerStart(bg, id, container.StartOptions{}); err != nil {
 		return end, fmt.Errorf("starting container %s: %w", spec.name, err)
 	}
+	a.e.cfg.ContainerStarted(spec.role, took+time.Since(startStart))
 	end.Started = true
 	exit, stopWatch := a.watchExit(bg, id)
 	defer stopWatch()

@@ -103,6 +103,10 @@ type Config struct {
 	// ahead of jobs (0 disables it). A runner sets it to its concurrency;
 	// Close removes the unused ones.
 	WarmSpares int
+	// ContainerStarted, if set, learns how long the engine took to
+	// create and start each container, by role (build, after-script,
+	// service): for metrics.
+	ContainerStarted func(role string, took time.Duration)
 }
 
 func (c Config) withDefaults() Config {
@@ -117,6 +121,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ServiceWaitTimeout <= 0 {
 		c.ServiceWaitTimeout = DefaultServiceWaitTimeout
+	}
+	if c.ContainerStarted == nil {
+		c.ContainerStarted = func(string, time.Duration) {}
 	}
 	return c
 }

@@ -63,6 +63,7 @@ func (a *attempt) startServices(ctx context.Context) ([]service, error) {
 		netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 			a.network: {Aliases: aliases},
 		}}
+		start := time.Now()
 		created, err := a.cli.ContainerCreate(bg, cfg, a.hostConfig(), netCfg, nil, name)
 		if err != nil {
 			return nil, fmt.Errorf("creating service %s: %w", s.Name, err)
@@ -70,6 +71,7 @@ func (a *attempt) startServices(ctx context.Context) ([]service, error) {
 		if err := a.cli.ContainerStart(bg, created.ID, container.StartOptions{}); err != nil {
 			return nil, fmt.Errorf("starting service %s: %w", s.Name, err)
 		}
+		a.e.cfg.ContainerStarted(roleService, time.Since(start))
 		out = append(out, service{spec: s, id: created.ID, name: name})
 	}
 	return out, nil
