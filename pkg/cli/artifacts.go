@@ -57,7 +57,7 @@ func (a *app) artifactsListCommand() *cobra.Command {
 			if output == "json" {
 				return a.printJSON(resp)
 			}
-			now := time.Now()
+			now := a.now()
 			t := newTable(a.stdout, "JOB", "NAME", "SIZE", "EXPIRES", "SHA256")
 			n := 0
 			for _, art := range resp.GetArtifacts() {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -75,7 +74,7 @@ func (a *app) coverageTrend(ctx context.Context, ref string, limit int32, output
 		_, err := fmt.Fprintf(a.stdout, "No runs of %s.\n", ref)
 		return err
 	}
-	now := time.Now()
+	now := a.now()
 	t := newTable(a.stdout, "RUN", "STATUS", "SHA", "CREATED", "COVERAGE", "CHANGE", "")
 	runs := resp.GetRuns()
 	for i, r := range runs {

@@ -23,6 +23,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Golden files hold wall-clock times; print them the same everywhere.
+	time.Local = time.UTC
 	goleak.VerifyTestMain(m)
 }
 

@@ -62,12 +62,20 @@ func usagef(format string, args ...any) error {
 // Main runs the gantry command line args (without the program name) and
 // returns the process exit code. ctx is cancelled on Ctrl-C.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, stdoutTTY: isTerminal(stdout)}
+	return newApp(stdout, stderr).main(ctx, args)
+}
+
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{stdout: stdout, stderr: stderr, stdoutTTY: isTerminal(stdout), now: time.Now}
+}
+
+// main runs one command line on a.
+func (a *app) main(ctx context.Context, args []string) int {
 	defer a.close()
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	return a.report(ctx, cmd, err)
 }
@@ -77,6 +85,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type app struct {
 	stdout, stderr io.Writer
 	stdoutTTY      bool
+	// now is the clock for relative times ("3m ago"); tests fix it.
+	now func() time.Time
 
 	coordinator string
 	timeout     time.Duration
@@ -115,6 +125,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.coverageCommand(),
 		a.runnersCommand(),
 		a.jobsCommand(),
+		a.queueCommand(),
 		a.lintCommand(),
 		a.planCommand(),
 		a.versionCommand(),

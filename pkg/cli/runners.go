@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -11,11 +12,15 @@ import (
 )
 
 func (a *app) runnersCommand() *cobra.Command {
+	var output string
 	cmd := &cobra.Command{
 		Use:   "runners",
 		Short: "List registered runners (and drain one: gantry runners drain NAME)",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			client, err := a.adminClient()
 			if err != nil {
 				return err
@@ -24,25 +29,33 @@ func (a *app) runnersCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			now := time.Now()
-			t := newTable(a.stdout, "NAME", "ID", "STATUS", "TAGS", "JOBS", "LAST SEEN", "VERSION")
-			for _, r := range resp.GetRunners() {
-				state := "offline"
-				switch {
-				case r.GetConnected() && r.GetDraining():
-					state = "draining"
-				case r.GetConnected():
-					state = "connected"
-				}
-				t.row(orDash(r.GetName()), r.GetId(), state, runnerTags(r),
-					fmt.Sprintf("%d/%d", len(r.GetJobIds()), r.GetCapacity()),
-					ago(r.GetLastSeenAt(), now), orDash(r.GetVersion()))
+			if output == "json" {
+				return a.printJSON(resp)
 			}
-			return t.flush()
+			return printRunners(a.stdout, resp, a.now())
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	cmd.AddCommand(a.drainCommand())
 	return cmd
+}
+
+// printRunners prints the runners table.
+func printRunners(w io.Writer, resp *gantryv1.ListRunnersResponse, now time.Time) error {
+	t := newTable(w, "NAME", "ID", "STATUS", "TAGS", "JOBS", "LAST SEEN", "VERSION")
+	for _, r := range resp.GetRunners() {
+		state := "offline"
+		switch {
+		case r.GetConnected() && r.GetDraining():
+			state = "draining"
+		case r.GetConnected():
+			state = "connected"
+		}
+		t.row(orDash(r.GetName()), r.GetId(), state, runnerTags(r),
+			fmt.Sprintf("%d/%d", len(r.GetJobIds()), r.GetCapacity()),
+			ago(r.GetLastSeenAt(), now), orDash(r.GetVersion()))
+	}
+	return t.flush()
 }
 
 func (a *app) drainCommand() *cobra.Command {

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -110,7 +112,7 @@ func (a *app) listRuns(ctx context.Context, limit int32, output string) error {
 	if output == "json" {
 		return a.printJSON(resp)
 	}
-	now := time.Now()
+	now := a.now()
 	t := newTable(a.stdout, "ID", "STATUS", "PROJECT", "REF", "SUBMITTER", "CREATED", "DURATION")
 	for _, r := range resp.GetRuns() {
 		t.row(strconv.FormatInt(r.GetId(), 10), runStatusText(r.GetStatus()), orDash(r.GetProjectName()),
@@ -136,7 +138,7 @@ func (a *app) showRun(ctx context.Context, arg, output string) error {
 	if output == "json" {
 		return a.printJSON(resp)
 	}
-	now := time.Now()
+	now := a.now()
 	r := resp.GetRun()
 	ref := orDash(r.GetRef())
 	if r.GetSha() != "" {
@@ -235,11 +237,23 @@ func runDurationText(r *gantryv1.Run, now time.Time) string {
 	return "-"
 }
 
+// printJSON prints m as indented protojson. protojson varies its
+// whitespace on purpose from build to build; re-indenting with
+// encoding/json makes the output byte-stable, for scripts that diff it
+// and for the golden tests.
 func (a *app) printJSON(m proto.Message) error {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	b, err := protojson.Marshal(m)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(a.stdout, "%s\n", b)
+	var compact, out bytes.Buffer
+	if err := json.Compact(&compact, b); err != nil {
+		return err
+	}
+	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = out.WriteTo(a.stdout)
 	return err
 }
