@@ -22,6 +22,8 @@ func (a *app) artifactsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "artifacts",
 		Short: "List and download the artifacts jobs left",
+		Example: `  gantry artifacts list 42
+  gantry artifacts download 42 build --extract ./out`,
 	}
 	cmd.AddCommand(a.artifactsListCommand(), a.artifactsDownloadCommand())
 	return cmd
@@ -106,6 +108,9 @@ func (a *app) artifactsDownloadCommand() *cobra.Command {
 		Long: `Download writes the job's artifact archive as it was uploaded (a tar.gz)
 to -o FILE (default <name>.tar.gz in the current directory; - for stdout),
 checking its sha256; --extract DIR unpacks it instead.`,
+		Example: `  gantry artifacts download 42 build                 # to a file named after the archive
+  gantry artifacts download 42 build -o - | tar tz
+  gantry artifacts download 42 build --extract ./out`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseRunID(args[0])

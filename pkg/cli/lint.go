@@ -71,6 +71,8 @@ func (a *app) lintCommand() *cobra.Command {
 --dir) as the coordinator will, with its local includes, and prints every
 error and warning with file:line:column. It exits 1 when the file has
 errors, 0 otherwise (warnings included).`,
+		Example: `  gantry lint                        # .gantry.yml, else .gitlab-ci.yml
+  gantry lint ci/pipeline.yml --dir .`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := ""
@@ -121,6 +123,9 @@ func (a *app) planCommand() *cobra.Command {
 pipeline file for a ref, as the coordinator will at submit, and prints the
 jobs that would run with their stage, when, needs and allow_failure.
 --format dot or mermaid prints the job graph instead.`,
+		Example: `  gantry plan                        # the jobs a push of the current branch runs
+  gantry plan --ref v1.4.0 --tag
+  gantry plan --source merge_request_event --format mermaid`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {

@@ -15,7 +15,9 @@ func (a *app) logsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs RUN JOB",
 		Short: "Print a job's log; JOB is its name or numeric id",
-		Args:  usageArgs(cobra.ExactArgs(2)),
+		Example: `  gantry logs 42 unit-tests       # the log so far
+  gantry logs 42 unit-tests -f    # and follow it until the job ends`,
+		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			runID, err := parseRunID(args[0])
 			if err != nil {

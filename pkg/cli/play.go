@@ -15,7 +15,8 @@ func (a *app) playCommand() *cobra.Command {
 		Long: `Play starts a job that waits with when: manual (or when: delayed, without
 waiting for its time). JOB is the job's name as 'gantry runs RUN' shows it,
 quoted when it has spaces: gantry play 12 "deploy: [production]".`,
-		Args: usageArgs(cobra.ExactArgs(2)),
+		Example: `  gantry play 42 deploy-production`,
+		Args:    usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseRunID(args[0])
 			if err != nil {

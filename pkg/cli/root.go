@@ -101,6 +101,10 @@ func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "gantry",
 		Short:         "Submit pipelines to a Gantry coordinator and follow their runs",
+		Example: `  gantry submit                       # run the pipeline of . and watch it
+  gantry runs                         # recent runs
+  gantry queue                        # what waits, by runner tags
+  GANTRY_COORDINATOR=ci.example.com:7420 gantry runners -o json`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -130,6 +134,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.planCommand(),
 		a.versionCommand(),
 	)
+	addBuiltinCommands(root)
 	return root
 }
 

@@ -16,7 +16,10 @@ func (a *app) runnersCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runners",
 		Short: "List registered runners (and drain one: gantry runners drain NAME)",
-		Args:  usageArgs(cobra.NoArgs),
+		Example: `  gantry runners
+  gantry runners -o json | jq -r '.runners[] | select(.connected) | .name'
+  gantry runners drain builder-1`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -60,9 +63,10 @@ func printRunners(w io.Writer, resp *gantryv1.ListRunnersResponse, now time.Time
 
 func (a *app) drainCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "drain NAME|ID",
-		Short: "Tell a runner to finish its jobs, take no new ones, and exit",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Use:     "drain NAME|ID",
+		Short:   "Tell a runner to finish its jobs, take no new ones, and exit",
+		Example: `  gantry runners drain builder-1`,
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client, err := a.adminClient()
 			if err != nil {

@@ -24,7 +24,10 @@ func (a *app) runsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs [RUN]",
 		Short: "List recent runs, or show one run and its jobs",
-		Args:  usageArgs(cobra.MaximumNArgs(1)),
+		Example: `  gantry runs                # the 20 newest runs
+  gantry runs --limit 5 -o json
+  gantry runs 42             # one run and its jobs`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -48,7 +51,9 @@ func (a *app) runCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run RUN",
 		Short: "Show one run and its jobs (same as runs RUN)",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Example: `  gantry run 42
+  gantry run '#42' -o json`,
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -62,9 +67,10 @@ func (a *app) runCommand() *cobra.Command {
 
 func (a *app) cancelCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "cancel RUN",
-		Short: "Cancel a run: pending jobs are skipped, running ones stopped",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Use:     "cancel RUN",
+		Short:   "Cancel a run: pending jobs are skipped, running ones stopped",
+		Example: `  gantry cancel 42`,
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseRunID(args[0])
 			if err != nil {

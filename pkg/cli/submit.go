@@ -46,6 +46,11 @@ uploads DIR as the run's source and follows the run, printing each job's
 status changes and log. It exits 0 when the run passes, 1 when it fails or is
 canceled, 3 when it waits for a manual job to be played (gantry play), 2 on
 any other error. Ctrl-C stops following; the run goes on.`,
+		Example: `  gantry submit                          # the pipeline of ., followed to its end
+  gantry submit ../web -f ci/pipeline.yml
+  gantry submit --var DEPLOY_ENV=staging --secret API_TOKEN
+  gantry submit --detach                 # print the run number and return
+  gantry submit --ref v1.4.0 --tag --source web`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."

@@ -17,9 +17,10 @@ var Version = ""
 
 func (a *app) versionCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version of this gantry",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "version",
+		Short:   "Print the version of this gantry",
+		Example: `  gantry version`,
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			_, err := fmt.Fprintf(a.stdout, "gantry %s (protocol %s, %s %s/%s)\n",
 				version(), protocol.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
