@@ -74,8 +74,6 @@ func (a *app) main(ctx context.Context, args []string) int {
 	defer a.close()
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetOut(a.stdout)
-	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	return a.report(ctx, cmd, err)
 }
@@ -99,8 +97,8 @@ type app struct {
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "gantry",
-		Short:         "Submit pipelines to a Gantry coordinator and follow their runs",
+		Use:   "gantry",
+		Short: "Submit pipelines to a Gantry coordinator and follow their runs",
 		Example: `  gantry submit                       # run the pipeline of . and watch it
   gantry runs                         # recent runs
   gantry queue                        # what waits, by runner tags
@@ -134,6 +132,10 @@ func (a *app) rootCommand() *cobra.Command {
 		a.planCommand(),
 		a.versionCommand(),
 	)
+	// Before addBuiltinCommands: cobra's completion command takes its
+	// output stream when it is created.
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	addBuiltinCommands(root)
 	return root
 }
