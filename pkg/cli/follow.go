@@ -43,6 +43,9 @@ type follower struct {
 	followed map[attempt]bool   // attempts whose log has been tailed
 	last     *gantryv1.WatchRunResponse
 	wg       sync.WaitGroup // the tails' goroutines
+	// view, when set, shows the run in place instead of printing lines and
+	// logs.
+	view *liveView
 }
 
 type attempt struct{ job, epoch int64 }
@@ -68,12 +71,42 @@ func newFollower(client gantryv1.PipelineServiceClient, runID int64, out, errs *
 func (f *follower) follow(ctx context.Context) (*gantryv1.WatchRunResponse, error) {
 	tailCtx, stopTails := context.WithCancel(ctx)
 	defer stopTails()
+	stopView := f.startView(ctx)
 	err := f.watch(ctx, tailCtx)
+	stopView()
 	if err != nil {
 		stopTails()
 	}
 	f.wg.Wait()
 	return f.last, err
+}
+
+// startView redraws the live view, if any, every spinnerInterval until
+// the returned function is called; that draws the final frame.
+func (f *follower) startView(ctx context.Context) (stop func()) {
+	if f.view == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(spinnerInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f.view.redraw()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		f.view.redraw()
+	}
 }
 
 // watch runs WatchRun until the run ends, resuming a broken stream: the
@@ -145,6 +178,10 @@ func (f *follower) watchOnce(ctx, tailCtx context.Context) (progressed bool, err
 // update prints what changed since the last message and starts log tails.
 func (f *follower) update(ctx context.Context, msg *gantryv1.WatchRunResponse) {
 	f.last = msg
+	if f.view != nil {
+		f.view.update(msg)
+		return
+	}
 	jobs := sortJobs(msg.GetJobs())
 	for _, j := range jobs {
 		if _, ok := f.colors[j.GetId()]; !ok {

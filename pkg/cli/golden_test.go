@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
@@ -112,5 +114,52 @@ func TestGoldenPending(t *testing.T) {
 	empty := (&fakeCoordinator{}).serve(t)
 	if out, _, code := gantry(t.Context(), "--coordinator", empty, "queue"); code != 0 || out != "no job is waiting\n" {
 		t.Errorf("empty queue: exit %d, %q", code, out)
+	}
+}
+
+// goldenWatch is a run in the middle of things, with a job in every state
+// the live view draws differently.
+func goldenWatch() *gantryv1.WatchRunResponse {
+	at := func(d time.Duration) *timestamppb.Timestamp { return ts(goldenAgo(d)) }
+	job := func(id int64, name, stage string, stageIndex int32, st gantryv1.JobStatus) *gantryv1.Job {
+		return &gantryv1.Job{Id: id, RunId: 42, Name: name, Stage: stage, StageIndex: stageIndex, Status: st, Epoch: 1}
+	}
+	return &gantryv1.WatchRunResponse{
+		Run: &gantryv1.Run{Id: 42, Status: gantryv1.RunStatus_RUN_STATUS_RUNNING, CreatedAt: at(95 * time.Second), StartedAt: at(94 * time.Second)},
+		Jobs: []*gantryv1.Job{
+			with(job(1, "compile", "build", 0, gantryv1.JobStatus_JOB_STATUS_SUCCESS), func(j *gantryv1.Job) {
+				j.StartedAt, j.FinishedAt = at(94*time.Second), at(70*time.Second)
+			}),
+			with(job(2, "vet", "build", 0, gantryv1.JobStatus_JOB_STATUS_FAILED), func(j *gantryv1.Job) {
+				j.StartedAt, j.FinishedAt, j.AllowFailure = at(94*time.Second), at(90*time.Second), true
+				j.FailureReason, j.ExitCode = gantryv1.FailureReason_FAILURE_REASON_SCRIPT_FAILURE, 1
+			}),
+			with(job(3, "unit", "test", 1, gantryv1.JobStatus_JOB_STATUS_RUNNING), func(j *gantryv1.Job) {
+				j.RunnerName, j.StartedAt = "builder-1", at(45*time.Second)
+			}),
+			with(job(4, "integration", "test", 1, gantryv1.JobStatus_JOB_STATUS_FAILED), func(j *gantryv1.Job) {
+				j.StartedAt, j.FinishedAt = at(60*time.Second), at(50*time.Second)
+				j.FailureReason, j.FailureMessage = gantryv1.FailureReason_FAILURE_REASON_RUNNER_SYSTEM_FAILURE, "runner builder-2 lost its docker daemon"
+			}),
+			with(job(5, "gpu-bench", "test", 1, gantryv1.JobStatus_JOB_STATUS_PENDING), func(j *gantryv1.Job) {
+				j.Epoch, j.QueuedAt = 0, at(70*time.Second)
+				j.PendingReason = "no online runner has all the tags [gpu, linux]"
+			}),
+			with(job(6, "e2e", "test", 1, gantryv1.JobStatus_JOB_STATUS_LEASED), func(j *gantryv1.Job) { j.RunnerName = "builder-3" }),
+			with(job(7, "package", "release", 2, gantryv1.JobStatus_JOB_STATUS_CREATED), func(j *gantryv1.Job) { j.Epoch = 0 }),
+			with(job(8, "deploy", "release", 2, gantryv1.JobStatus_JOB_STATUS_MANUAL), func(j *gantryv1.Job) { j.Epoch = 0 }),
+			with(job(9, "notify", "release", 2, gantryv1.JobStatus_JOB_STATUS_SKIPPED), func(j *gantryv1.Job) { j.Epoch = 0 }),
+		},
+	}
+}
+
+func TestGoldenLiveFrame(t *testing.T) {
+	msg := goldenWatch()
+	checkGolden(t, "live_frame", renderRun(msg, goldenNow, false, 0))
+	checkGolden(t, "live_frame_color", renderRun(msg, goldenNow, true, 0))
+	checkGolden(t, "live_frame_narrow", renderRun(msg, goldenNow, false, 40))
+	// The spinner turns with the clock.
+	if a, b := renderRun(msg, goldenNow, false, 0), renderRun(msg, goldenNow.Add(spinnerInterval), false, 0); a == b {
+		t.Error("the frame did not change after a spinner interval")
 	}
 }

@@ -100,6 +100,7 @@ func (a *app) rootCommand() *cobra.Command {
 		Use:   "gantry",
 		Short: "Submit pipelines to a Gantry coordinator and follow their runs",
 		Example: `  gantry submit                       # run the pipeline of . and watch it
+  gantry watch 42                     # follow a run already going
   gantry runs                         # recent runs
   gantry queue                        # what waits, by runner tags
   GANTRY_COORDINATOR=ci.example.com:7420 gantry runners -o json`,
@@ -117,6 +118,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.colorMode, "color", "auto", "colour output: auto (when stdout is a terminal and NO_COLOR is unset), always or never")
 	root.AddCommand(
 		a.submitCommand(),
+		a.watchCommand(),
 		a.runsCommand(),
 		a.runCommand(),
 		a.logsCommand(),

@@ -29,6 +29,7 @@ type submitOptions struct {
 	vars     []string
 	secrets  []string
 	detach   bool
+	plain    bool
 	// The facts GitLab's rules test.
 	tag           bool
 	source        string
@@ -42,8 +43,9 @@ func (a *app) submitCommand() *cobra.Command {
 		Use:   "submit [DIR]",
 		Short: "Submit the pipeline of DIR (default .) with DIR as its source, and follow the run",
 		Long: `Submit checks DIR/.gantry.yml (else DIR/.gitlab-ci.yml, or -f FILE) locally,
-uploads DIR as the run's source and follows the run, printing each job's
-status changes and log. It exits 0 when the run passes, 1 when it fails or is
+uploads DIR as the run's source and follows the run as gantry watch does: on
+a terminal a live view of the jobs redrawn in place, elsewhere (or with
+--plain) each job's status changes and log. It exits 0 when the run passes, 1 when it fails or is
 canceled, 3 when it waits for a manual job to be played (gantry play), 2 on
 any other error. Ctrl-C stops following; the run goes on.`,
 		Example: `  gantry submit                          # the pipeline of ., followed to its end
@@ -69,6 +71,7 @@ any other error. Ctrl-C stops following; the run goes on.`,
 	f.StringArrayVar(&o.vars, "var", nil, "KEY=VALUE variable for every job (repeatable)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "masked variable for every job: KEY=VALUE, or KEY to take the value from the environment; its value (8+ characters) is replaced by [MASKED] in logs (repeatable)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "print the run number and return without following it")
+	f.BoolVar(&o.plain, "plain", false, "on a terminal too, print a line per job change and the jobs' logs instead of the live view")
 	f.BoolVar(&o.tag, "tag", false, "--ref names a tag (CI_COMMIT_TAG) rather than a branch")
 	f.StringVar(&o.source, "source", "push", "pipeline source for rules: push, web, api, schedule, merge_request_event...")
 	f.StringVar(&o.defaultBranch, "default-branch", "main", "the project's default branch (CI_DEFAULT_BRANCH)")
@@ -137,7 +140,7 @@ func (a *app) submit(ctx context.Context, dir string, o submitOptions) error {
 		fmt.Fprintf(a.stdout, "check on it with: gantry runs %d\n", run.GetId())
 		return nil
 	}
-	return a.followRun(ctx, client, run.GetId())
+	return a.followRun(ctx, client, run.GetId(), a.stdoutTTY && !o.plain)
 }
 
 // header describes the submission; ref and sha come from git unless given.
@@ -167,9 +170,15 @@ func header(ctx context.Context, absDir string, pf *pipelineFile, o submitOption
 
 // followRun follows a run to its end and prints the summary. The error
 // carries the exit code: 1 for a failed or canceled run, 130 on Ctrl-C.
-func (a *app) followRun(ctx context.Context, client gantryv1.PipelineServiceClient, runID int64) error {
+// live shows the run redrawn in place, for a terminal; otherwise each job
+// change is a line and the jobs' logs follow.
+func (a *app) followRun(ctx context.Context, client gantryv1.PipelineServiceClient, runID int64, live bool) error {
 	out, errs := &printer{w: a.stdout}, &printer{w: a.stderr}
-	last, err := newFollower(client, runID, out, errs, a.color).follow(ctx)
+	f := newFollower(client, runID, out, errs, a.color)
+	if live {
+		f.view = &liveView{w: a.stdout, now: a.now, color: a.color, width: func() int { return terminalWidth(a.stdout) - 1 }}
+	}
+	last, err := f.follow(ctx)
 	if err != nil && ctx.Err() != nil {
 		return &exitError{code: ExitInterrupted, msg: fmt.Sprintf("still running: gantry runs %d", runID)}
 	}
@@ -177,7 +186,13 @@ func (a *app) followRun(ctx context.Context, client gantryv1.PipelineServiceClie
 		return err
 	}
 	fmt.Fprintln(a.stdout)
-	if err := printRunSummary(a.stdout, last.GetRun(), last.GetJobs()); err != nil {
+	if live {
+		// The last frame lists the jobs already; point at the logs it
+		// left out.
+		if err := printLiveOutcome(a.stdout, runID, last, a.now()); err != nil {
+			return err
+		}
+	} else if err := printRunSummary(a.stdout, last.GetRun(), last.GetJobs()); err != nil {
 		return err
 	}
 	switch last.GetRun().GetStatus() {
@@ -189,7 +204,7 @@ func (a *app) followRun(ctx context.Context, client gantryv1.PipelineServiceClie
 				manual = append(manual, fmt.Sprintf("gantry play %d %q", runID, j.GetName()))
 			}
 		}
-		return &exitError{code: ExitBlocked, msg: fmt.Sprintf("run #%d waits for a manual job; start it with: %s, then follow it with: gantry run %d",
+		return &exitError{code: ExitBlocked, msg: fmt.Sprintf("run #%d waits for a manual job; start it with: %s, then follow it with: gantry watch %d",
 			runID, strings.Join(manual, " or "), runID)}
 	default:
 		return &exitError{code: ExitRunFailed}
