@@ -50,6 +50,7 @@ type fakeCoordinator struct {
 	logErr    map[int64]error    // job id -> error after the chunks
 	cancelled *gantryv1.Run
 	pending   []*gantryv1.Job
+	reports   map[int64]*gantryv1.GetJobReportResponse // job id -> report
 
 	mu          sync.Mutex
 	calls       []string
@@ -251,6 +252,14 @@ func (f *fakeCoordinator) DrainRunner(_ context.Context, req *gantryv1.DrainRunn
 
 func (f *fakeCoordinator) ListPendingJobs(context.Context, *gantryv1.ListPendingJobsRequest) (*gantryv1.ListPendingJobsResponse, error) {
 	return &gantryv1.ListPendingJobsResponse{Jobs: f.pending}, nil
+}
+
+func (f *fakeCoordinator) GetJobReport(_ context.Context, req *gantryv1.GetJobReportRequest) (*gantryv1.GetJobReportResponse, error) {
+	r, ok := f.reports[req.GetJobId()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "job %d of run %d not found", req.GetJobId(), req.GetRunId())
+	}
+	return r, nil
 }
 
 // gantry runs the CLI in-process with ctx and returns what it printed.

@@ -14,7 +14,7 @@ import (
 )
 
 // base is when the scripted runs start; status lines print job times.
-var base = time.Date(2026, 3, 1, 14, 0, 0, 0, time.Local)
+var base = time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC) // TestMain makes time.Local UTC
 
 func sec(n int) time.Time { return base.Add(time.Duration(n) * time.Second) }
 

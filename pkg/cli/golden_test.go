@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
@@ -162,4 +163,102 @@ func TestGoldenLiveFrame(t *testing.T) {
 	if a, b := renderRun(msg, goldenNow, false, 0), renderRun(msg, goldenNow.Add(spinnerInterval), false, 0); a == b {
 		t.Error("the frame did not change after a spinner interval")
 	}
+}
+
+func goldenRuns() []*gantryv1.Run {
+	cov := func(p float64) *float64 { return &p }
+	return []*gantryv1.Run{
+		{Id: 42, Status: gantryv1.RunStatus_RUN_STATUS_RUNNING, ProjectName: "gantry", Ref: "main", Sha: "1a2b3c4d5e6f7a8b9c0d",
+			Submitter: "alice@box", CreatedAt: ts(goldenAgo(95 * time.Second)), StartedAt: ts(goldenAgo(94 * time.Second))},
+		{Id: 41, Status: gantryv1.RunStatus_RUN_STATUS_FAILED, ProjectName: "gantry", Ref: "fix/flaky",
+			Submitter: "bob@box", CreatedAt: ts(goldenAgo(3*time.Minute + 10*time.Second)),
+			StartedAt: ts(goldenAgo(3 * time.Minute)), FinishedAt: ts(goldenAgo(3*time.Minute - 83*time.Second)), Coverage: cov(71.5)},
+		{Id: 40, Status: gantryv1.RunStatus_RUN_STATUS_SUCCESS, ProjectName: "web", Sha: "0f9e8d7c6b5a49382716",
+			Submitter: "carol@box", CreatedAt: ts(goldenAgo(2*time.Hour + time.Minute)),
+			StartedAt: ts(goldenAgo(2 * time.Hour)), FinishedAt: ts(goldenAgo(2*time.Hour - 12*time.Second)), Coverage: cov(74.25)},
+		{Id: 39, Status: gantryv1.RunStatus_RUN_STATUS_BLOCKED, ProjectName: "web", Ref: "main",
+			Submitter: "carol@box", CreatedAt: ts(goldenAgo(26 * time.Hour)), StartedAt: ts(goldenAgo(26 * time.Hour))},
+		{Id: 38, Status: gantryv1.RunStatus_RUN_STATUS_PENDING, ProjectName: "web", Ref: "main",
+			Submitter: "dave@box", CreatedAt: ts(goldenAgo(20 * 24 * time.Hour))},
+	}
+}
+
+// goldenRun is run 42 as GetRun answers, its jobs those of goldenWatch
+// plus test and coverage results.
+func goldenRun() *gantryv1.GetRunResponse {
+	w := goldenWatch()
+	run := w.GetRun()
+	run.ProjectName, run.Ref, run.Sha, run.Submitter, run.PipelinePath = "gantry", "main", "1a2b3c4d5e6f7a8b9c0d", "alice@box", ".gantry.yml"
+	run.Tests = &gantryv1.TestSummary{Tests: 130, Failures: 2, Skipped: 3}
+	cov := 78.4
+	run.Coverage = &cov
+	jobs := w.GetJobs()
+	jobs[0].Coverage = ptr(81.25)
+	jobs[0].CoverageSource = "log"
+	jobs[0].Artifact = &gantryv1.Artifact{Name: "bin.tar.gz", Size: 1048576, ExposeAs: "binaries"}
+	jobs[1].Tests = &gantryv1.TestSummary{Tests: 10}
+	jobs[3].Tests = &gantryv1.TestSummary{Tests: 120, Failures: 2, Skipped: 3, Time: durationpb.New(83 * time.Second)}
+	jobs[3].Coverage = ptr(75.55)
+	jobs[3].CoverageSource = "report"
+	jobs[3].Attempts = []*gantryv1.Attempt{{Epoch: 1, RunnerName: "builder-9", Status: gantryv1.JobStatus_JOB_STATUS_LOST,
+		EndedAt: ts(goldenAgo(80 * time.Second)), FailureMessage: "runner builder-9 stopped renewing its lease"}}
+	return &gantryv1.GetRunResponse{Run: run, Jobs: jobs}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func goldenReports(run *gantryv1.GetRunResponse) map[int64]*gantryv1.GetJobReportResponse {
+	jobs := run.GetJobs()
+	return map[int64]*gantryv1.GetJobReportResponse{
+		1: {Job: jobs[0]},
+		2: {Job: jobs[1], Tests: jobs[1].GetTests()},
+		4: {Job: jobs[3], Tests: &gantryv1.TestSummary{Tests: 120, Failures: 1, Errors: 1, Skipped: 3, Time: durationpb.New(83 * time.Second),
+			Failed: []*gantryv1.TestCase{
+				{Suite: "store", ClassName: "store.EtcdSuite", Name: "TestLeaseExpiry", Kind: "failure",
+					Message: "lease still held after 5s", Output: "store_test.go:88: want expired\nstore_test.go:89: got held"},
+				{Suite: "api", Name: "TestUpload", Kind: "error", Message: "panic: nil map"},
+			}, FailedOmitted: 0},
+			Coverage: &gantryv1.CoverageSummary{Format: "gocover", LinesValid: 2000, LinesCovered: 1511, Percent: 75.55, Files: 2},
+			Files: []*gantryv1.FileCoverage{{Path: "pkg/store/etcd.go", LinesValid: 1200, LinesCovered: 1011}, {Path: "pkg/store/mem.go", LinesValid: 800, LinesCovered: 500}},
+		},
+	}
+}
+
+func TestGoldenRuns(t *testing.T) {
+	run := goldenRun()
+	f := &fakeCoordinator{runs: goldenRuns(), run: run, reports: goldenReports(run)}
+	runGolden(t, f.serve(t), []goldenCase{
+		{"runs", []string{"runs"}},
+		{"runs_json", []string{"runs", "-o", "json"}},
+		{"runs_show", []string{"runs", "42"}},
+		{"runs_show_json", []string{"runs", "42", "-o", "json"}},
+		{"tests", []string{"tests", "42"}},
+		{"tests_json", []string{"tests", "42", "-o", "json"}},
+		{"coverage", []string{"coverage", "42", "--files"}},
+		{"coverage_json", []string{"coverage", "42", "-o", "json"}},
+		{"coverage_trend", []string{"coverage", "--ref", "main"}},
+	})
+}
+
+// TestGoldenWatchPlain: a one-job run, so that the job's lines and its
+// log cannot interleave with another's.
+func TestGoldenWatchPlain(t *testing.T) {
+	only := &gantryv1.Job{Id: 1, Name: "only", Stage: "build", Status: statusPending, QueuedAt: ts(sec(0)), PendingReason: "waiting for a runner"}
+	only1 := running(only, "builder-1", 1, 2)
+	only2 := with(finished(only1, statusFailed, 9), func(j *gantryv1.Job) {
+		j.FailureReason, j.ExitCode = gantryv1.FailureReason_FAILURE_REASON_SCRIPT_FAILURE, 2
+	})
+	f := &fakeCoordinator{
+		watches: []watchCall{{msgs: []*gantryv1.WatchRunResponse{
+			watchMsg(gantryv1.RunStatus_RUN_STATUS_PENDING, only),
+			watchMsg(runRunning, only1),
+			watchMsg(gantryv1.RunStatus_RUN_STATUS_FAILED, only2),
+		}}},
+		logs: map[int64][]string{1: {"$ make\n", "cc -o gantry main.c\nmain.c:3: error: expected ';'\n"}},
+	}
+	out, errOut, code := gantryAt(t.Context(), sec(10), "--coordinator", f.serve(t), "watch", "12")
+	if code != ExitRunFailed {
+		t.Fatalf("exit %d, want %d; stderr %q", code, ExitRunFailed, errOut)
+	}
+	checkGolden(t, "watch_plain", out)
 }
