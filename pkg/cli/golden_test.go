@@ -219,7 +219,7 @@ func goldenReports(run *gantryv1.GetRunResponse) map[int64]*gantryv1.GetJobRepor
 				{Suite: "api", Name: "TestUpload", Kind: "error", Message: "panic: nil map"},
 			}, FailedOmitted: 0},
 			Coverage: &gantryv1.CoverageSummary{Format: "gocover", LinesValid: 2000, LinesCovered: 1511, Percent: 75.55, Files: 2},
-			Files: []*gantryv1.FileCoverage{{Path: "pkg/store/etcd.go", LinesValid: 1200, LinesCovered: 1011}, {Path: "pkg/store/mem.go", LinesValid: 800, LinesCovered: 500}},
+			Files:    []*gantryv1.FileCoverage{{Path: "pkg/store/etcd.go", LinesValid: 1200, LinesCovered: 1011}, {Path: "pkg/store/mem.go", LinesValid: 800, LinesCovered: 500}},
 		},
 	}
 }

@@ -139,6 +139,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	addBuiltinCommands(root)
+	a.addArgCompletions(root)
 	return root
 }
 
