@@ -204,7 +204,8 @@ type liveView struct {
 	w     io.Writer
 	now   func() time.Time
 	color bool
-	width func() int
+	// size is the terminal's columns and rows, 0 when unknown.
+	size func() (cols, rows int)
 
 	mu    sync.Mutex
 	msg   *gantryv1.WatchRunResponse
@@ -230,7 +231,10 @@ func (v *liveView) drawLocked() {
 	if v.msg == nil {
 		return
 	}
-	frame := renderRun(v.msg, v.now(), v.color, v.width())
+	cols, rows := v.size()
+	// A line as wide as the terminal would wrap on some terminals, and
+	// the cursor could no longer be moved back over the frame.
+	frame := fitFrame(renderRun(v.msg, v.now(), v.color, cols-1), rows-1)
 	var b strings.Builder
 	if v.lines > 0 {
 		fmt.Fprintf(&b, "\r\x1b[%dA", v.lines)
@@ -262,4 +266,16 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// fitFrame keeps a frame within rows lines (no limit when rows <= 0): the
+// cursor cannot move back up to lines scrolled off the screen.
+func fitFrame(frame string, rows int) string {
+	n := strings.Count(frame, "\n")
+	if rows <= 1 || n <= rows {
+		return frame
+	}
+	lines := strings.SplitAfter(frame, "\n")
+	keep := lines[:rows-1]
+	return strings.Join(keep, "") + fmt.Sprintf("  … %d more lines (a taller terminal shows them)\n", n-(rows-1))
 }

@@ -176,7 +176,7 @@ func (a *app) followRun(ctx context.Context, client gantryv1.PipelineServiceClie
 	out, errs := &printer{w: a.stdout}, &printer{w: a.stderr}
 	f := newFollower(client, runID, out, errs, a.color)
 	if live {
-		f.view = &liveView{w: a.stdout, now: a.now, color: a.color, width: func() int { return terminalWidth(a.stdout) - 1 }}
+		f.view = &liveView{w: a.stdout, now: a.now, color: a.color, size: func() (int, int) { return terminalSize(a.stdout) }}
 	}
 	last, err := f.follow(ctx)
 	if err != nil && ctx.Err() != nil {

@@ -4,5 +4,5 @@ package cli
 
 import "io"
 
-// terminalWidth is 0 (unknown) where there is no TIOCGWINSZ.
-func terminalWidth(io.Writer) int { return 0 }
+// terminalSize is unknown (0, 0) where there is no TIOCGWINSZ.
+func terminalSize(io.Writer) (cols, rows int) { return 0, 0 }

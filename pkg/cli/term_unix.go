@@ -9,15 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// terminalWidth is the number of columns of the terminal w is, or 0.
-func terminalWidth(w io.Writer) int {
+// terminalSize is the columns and rows of the terminal w is, or 0, 0.
+func terminalSize(w io.Writer) (cols, rows int) {
 	f, ok := w.(*os.File)
 	if !ok {
-		return 0
+		return 0, 0
 	}
 	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	return int(ws.Col)
+	return int(ws.Col), int(ws.Row)
 }

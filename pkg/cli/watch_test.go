@@ -90,3 +90,20 @@ func TestWatchUsage(t *testing.T) {
 		t.Errorf("watch abc: exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestFitFrame(t *testing.T) {
+	frame := "a\nb\nc\nd\n"
+	for _, tc := range []struct {
+		rows int
+		want string
+	}{
+		{0, frame},
+		{4, frame},
+		{9, frame},
+		{3, "a\nb\n  … 2 more lines (a taller terminal shows them)\n"},
+	} {
+		if got := fitFrame(frame, tc.rows); got != tc.want {
+			t.Errorf("fitFrame(%d rows) = %q, want %q", tc.rows, got, tc.want)
+		}
+	}
+}
