@@ -209,7 +209,7 @@ type liveView struct {
 
 	mu    sync.Mutex
 	msg   *gantryv1.WatchRunResponse
-	lines int // of the frame on screen
+	shown string // the frame on screen
 }
 
 // update records the run's new state and redraws.
@@ -235,14 +235,17 @@ func (v *liveView) drawLocked() {
 	// A line as wide as the terminal would wrap on some terminals, and
 	// the cursor could no longer be moved back over the frame.
 	frame := fitFrame(renderRun(v.msg, v.now(), v.color, cols-1), rows-1)
+	if frame == v.shown {
+		return // nothing turned or ticked: spare a slow link the bytes
+	}
 	var b strings.Builder
-	if v.lines > 0 {
-		fmt.Fprintf(&b, "\r\x1b[%dA", v.lines)
+	if n := strings.Count(v.shown, "\n"); n > 0 {
+		fmt.Fprintf(&b, "\r\x1b[%dA", n)
 	}
 	// Clear the rest of each line, and below the frame if it shrank.
 	b.WriteString(strings.ReplaceAll(frame, "\n", "\x1b[K\n"))
 	b.WriteString("\x1b[J")
-	v.lines = strings.Count(frame, "\n")
+	v.shown = frame
 	_, _ = io.WriteString(v.w, b.String())
 }
 
