@@ -31,6 +31,7 @@ import (
 	"github.com/gantry-ci/gantry/coordinator/store"
 	"github.com/gantry-ci/gantry/coordinator/submit"
 	"github.com/gantry-ci/gantry/coordinator/web"
+	"github.com/gantry-ci/gantry/pkg/health"
 	"github.com/gantry-ci/gantry/pkg/protocol"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
@@ -202,7 +203,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if cfg.HTTPListen != "" {
 		hs, closeDashboard, err := listenHTTP(cfg, lis.Addr(), log,
 			httpapi.Mount{Pattern: "GET /metrics", Handler: met.Handler()},
-			httpapi.Mount{Pattern: "GET /readyz", Handler: httpapi.Ready(readiness(cli, cfg.EtcdPrefix))})
+			httpapi.Mount{Pattern: "GET /readyz", Handler: health.Ready(readiness(cli, cfg.EtcdPrefix))})
 		if err != nil {
 			return err
 		}

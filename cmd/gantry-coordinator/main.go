@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-ci/gantry/coordinator"
-	"github.com/gantry-ci/gantry/coordinator/httpapi"
 	"github.com/gantry-ci/gantry/pkg/config"
+	"github.com/gantry-ci/gantry/pkg/health"
 	"github.com/gantry-ci/gantry/pkg/logging"
 )
 
@@ -89,40 +89,6 @@ func command() *cobra.Command {
 	f.StringVar(&cfg.ReadyFile, "ready-file", "", "write the listen address here once serving")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "console", "console or json")
-	cmd.AddCommand(healthcheckCommand())
-	return cmd
-}
-
-// healthcheckCommand checks a running coordinator's /readyz, for images
-// without curl. --http-listen takes GANTRY_HTTP_LISTEN like the server's.
-func healthcheckCommand() *cobra.Command {
-	var url, listen string
-	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:           "healthcheck",
-		Short:         "Exit 0 when the coordinator is ready (etcd reachable, leader known), 1 when not",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.Apply(cmd.Flags(), ""); err != nil {
-				return err
-			}
-			if url == "" {
-				if listen == "" {
-					return fmt.Errorf("give --url or --http-listen")
-				}
-				var err error
-				if url, err = httpapi.ReadyURL(listen); err != nil {
-					return err
-				}
-			}
-			return httpapi.Probe(cmd.Context(), url, timeout)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&url, "url", "", "readiness URL to check, e.g. http://127.0.0.1:7421/readyz")
-	f.StringVar(&listen, "http-listen", "", "the coordinator's --http-listen address, to check its /readyz")
-	f.DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
+	cmd.AddCommand(health.Command("coordinator", "etcd reachable, leader known", "7421"))
 	return cmd
 }

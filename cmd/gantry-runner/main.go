@@ -18,9 +18,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-ci/gantry/pkg/config"
+	"github.com/gantry-ci/gantry/pkg/health"
 	"github.com/gantry-ci/gantry/pkg/logging"
 	"github.com/gantry-ci/gantry/runner"
-	"github.com/gantry-ci/gantry/runner/metrics"
 )
 
 func main() {
@@ -101,42 +101,7 @@ func command(drain, kill context.Context) *cobra.Command {
 	f.StringVar(&cfg.HTTPReadyFile, "http-ready-file", "", "write the HTTP listen address here once serving")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "console", "console or json")
-	cmd.AddCommand(healthcheckCommand())
-	return cmd
-}
-
-// healthcheckCommand checks a running runner's /readyz (connected to a
-// coordinator), for images without curl. --http-listen takes
-// GANTRY_HTTP_LISTEN like the runner's.
-func healthcheckCommand() *cobra.Command {
-	var url, listen string
-	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:           "healthcheck",
-		Short:         "Exit 0 when the runner is ready (connected to a coordinator), 1 when not",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.Apply(cmd.Flags(), ""); err != nil {
-				return err
-			}
-			if url == "" {
-				if listen == "" {
-					return fmt.Errorf("give --url or --http-listen")
-				}
-				var err error
-				if url, err = metrics.ReadyURL(listen); err != nil {
-					return err
-				}
-			}
-			return metrics.Probe(cmd.Context(), url, timeout)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&url, "url", "", "readiness URL to check, e.g. http://127.0.0.1:7422/readyz")
-	f.StringVar(&listen, "http-listen", "", "the runner's --http-listen address, to check its /readyz")
-	f.DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
+	cmd.AddCommand(health.Command("runner", "connected to a coordinator", "7422"))
 	return cmd
 }
 

@@ -8,11 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -56,55 +54,6 @@ func Listen(addr string, log *zap.Logger, mounts ...Mount) (*Server, error) {
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		log: log,
 	}, nil
-}
-
-// Ready serves a readiness check (/readyz): 200 and "ok" when check
-// passes, else 503 and what failed. check gets the request's context.
-func Ready(check func(context.Context) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := check(r.Context()); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = fmt.Fprintf(w, "not ready: %v\n", err)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-}
-
-// ReadyURL is the /readyz URL of a server listening on listen
-// (--http-listen): a wildcard host is reached on the loopback interface.
-func ReadyURL(listen string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "", fmt.Errorf("--http-listen %q: %w", listen, err)
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/readyz", nil
-}
-
-// Probe gets url (a /readyz) and returns nil when it answers 200 within
-// timeout, else what went wrong: the healthcheck subcommand, for images
-// without curl.
-func Probe(ctx context.Context, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
 }
 
 // Addr is the bound address (useful with port 0).

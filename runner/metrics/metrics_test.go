@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/gantry-ci/gantry/pkg/health"
 	"github.com/gantry-ci/gantry/runner/metrics"
 )
 
@@ -82,18 +83,18 @@ func TestServer(t *testing.T) {
 	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "not connected") {
 		t.Errorf("/readyz before connecting: %d %q, want 503", code, body)
 	}
-	url, err := metrics.ReadyURL(addr)
+	url, err := health.ReadyURL(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := metrics.Probe(context.Background(), url, 5*time.Second); err == nil {
+	if err := health.Probe(context.Background(), url, 5*time.Second); err == nil {
 		t.Error("Probe succeeded while not connected")
 	}
 	a.connected.Store(true)
 	if code, _ := get(t, base+"/readyz"); code != 200 {
 		t.Errorf("/readyz once connected: %d", code)
 	}
-	if err := metrics.Probe(context.Background(), url, 5*time.Second); err != nil {
+	if err := health.Probe(context.Background(), url, 5*time.Second); err != nil {
 		t.Errorf("Probe once connected: %v", err)
 	}
 
@@ -127,11 +128,11 @@ func TestReadyURL(t *testing.T) {
 		"10.0.0.5:7422":  "http://10.0.0.5:7422/readyz",
 		"localhost:7422": "http://localhost:7422/readyz",
 	} {
-		if got, err := metrics.ReadyURL(listen); err != nil || got != want {
+		if got, err := health.ReadyURL(listen); err != nil || got != want {
 			t.Errorf("ReadyURL(%q) = %q, %v; want %q", listen, got, err, want)
 		}
 	}
-	if _, err := metrics.ReadyURL("no-port"); err == nil {
+	if _, err := health.ReadyURL("no-port"); err == nil {
 		t.Error("ReadyURL without a port: no error")
 	}
 }
