@@ -10,29 +10,14 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gantry-ci/gantry/pkg/apistatus"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
 // The words and classes below are the CLI's (pkg/cli/format.go), so both
 // views of a run read the same.
 
-func runStatusText(s gantryv1.RunStatus) string {
-	switch s {
-	case gantryv1.RunStatus_RUN_STATUS_PENDING:
-		return "pending"
-	case gantryv1.RunStatus_RUN_STATUS_RUNNING:
-		return "running"
-	case gantryv1.RunStatus_RUN_STATUS_SUCCESS:
-		return "passed"
-	case gantryv1.RunStatus_RUN_STATUS_FAILED:
-		return "failed"
-	case gantryv1.RunStatus_RUN_STATUS_CANCELED:
-		return "canceled"
-	case gantryv1.RunStatus_RUN_STATUS_BLOCKED:
-		return "blocked"
-	}
-	return "unknown"
-}
+func runStatusText(s gantryv1.RunStatus) string { return apistatus.RunText(s) }
 
 // runStatusFromText is the inverse of runStatusText, for filters.
 func runStatusFromText(s string) (gantryv1.RunStatus, bool) {
@@ -47,46 +32,12 @@ func runStatusFromText(s string) (gantryv1.RunStatus, bool) {
 // runStatusFilters are the statuses the runs list filters by, in order.
 var runStatusFilters = []string{"pending", "running", "blocked", "passed", "failed", "canceled"}
 
-func runEnded(s gantryv1.RunStatus) bool {
-	switch s {
-	case gantryv1.RunStatus_RUN_STATUS_SUCCESS, gantryv1.RunStatus_RUN_STATUS_FAILED, gantryv1.RunStatus_RUN_STATUS_CANCELED:
-		return true
-	}
-	return false
-}
+func runEnded(s gantryv1.RunStatus) bool { return apistatus.RunEnded(s) }
 
-func jobStatusText(s gantryv1.JobStatus) string {
-	switch s {
-	case gantryv1.JobStatus_JOB_STATUS_CREATED:
-		return "created"
-	case gantryv1.JobStatus_JOB_STATUS_PENDING:
-		return "pending"
-	case gantryv1.JobStatus_JOB_STATUS_LEASED:
-		return "starting"
-	case gantryv1.JobStatus_JOB_STATUS_RUNNING:
-		return "running"
-	case gantryv1.JobStatus_JOB_STATUS_SUCCESS:
-		return "passed"
-	case gantryv1.JobStatus_JOB_STATUS_FAILED:
-		return "failed"
-	case gantryv1.JobStatus_JOB_STATUS_CANCELED:
-		return "canceled"
-	case gantryv1.JobStatus_JOB_STATUS_SKIPPED:
-		return "skipped"
-	case gantryv1.JobStatus_JOB_STATUS_LOST:
-		return "lost"
-	case gantryv1.JobStatus_JOB_STATUS_MANUAL:
-		return "manual"
-	case gantryv1.JobStatus_JOB_STATUS_SCHEDULED:
-		return "scheduled"
-	}
-	return "unknown"
-}
+func jobStatusText(s gantryv1.JobStatus) string { return apistatus.JobText(s) }
 
 // jobActive reports whether a runner holds the job's current attempt.
-func jobActive(s gantryv1.JobStatus) bool {
-	return s == gantryv1.JobStatus_JOB_STATUS_LEASED || s == gantryv1.JobStatus_JOB_STATUS_RUNNING
-}
+func jobActive(s gantryv1.JobStatus) bool { return apistatus.JobActive(s) }
 
 // jobEnded reports whether the job's log is complete.
 func jobEnded(s gantryv1.JobStatus) bool {

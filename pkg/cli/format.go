@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gantry-ci/gantry/pkg/apistatus"
 	gantryv1 "github.com/gantry-ci/gantry/proto/gantry/v1"
 )
 
@@ -63,30 +64,13 @@ func clock(t time.Time) string {
 }
 
 func runStatusText(s gantryv1.RunStatus) string {
-	switch s {
-	case gantryv1.RunStatus_RUN_STATUS_PENDING:
-		return "pending"
-	case gantryv1.RunStatus_RUN_STATUS_RUNNING:
-		return "running"
-	case gantryv1.RunStatus_RUN_STATUS_SUCCESS:
-		return "passed"
-	case gantryv1.RunStatus_RUN_STATUS_FAILED:
-		return "failed"
-	case gantryv1.RunStatus_RUN_STATUS_CANCELED:
-		return "canceled"
-	case gantryv1.RunStatus_RUN_STATUS_BLOCKED:
+	if s == gantryv1.RunStatus_RUN_STATUS_BLOCKED {
 		return "blocked (a manual job waits to be played)"
 	}
-	return "unknown"
+	return apistatus.RunText(s)
 }
 
-func runEnded(s gantryv1.RunStatus) bool {
-	switch s {
-	case gantryv1.RunStatus_RUN_STATUS_SUCCESS, gantryv1.RunStatus_RUN_STATUS_FAILED, gantryv1.RunStatus_RUN_STATUS_CANCELED:
-		return true
-	}
-	return false
-}
+func runEnded(s gantryv1.RunStatus) bool { return apistatus.RunEnded(s) }
 
 // runSettled reports whether following a run can stop: it ended, or it
 // waits for someone to play a manual job.
@@ -94,38 +78,10 @@ func runSettled(s gantryv1.RunStatus) bool {
 	return runEnded(s) || s == gantryv1.RunStatus_RUN_STATUS_BLOCKED
 }
 
-func jobStatusText(s gantryv1.JobStatus) string {
-	switch s {
-	case gantryv1.JobStatus_JOB_STATUS_CREATED:
-		return "created"
-	case gantryv1.JobStatus_JOB_STATUS_PENDING:
-		return "pending"
-	case gantryv1.JobStatus_JOB_STATUS_LEASED:
-		return "starting"
-	case gantryv1.JobStatus_JOB_STATUS_RUNNING:
-		return "running"
-	case gantryv1.JobStatus_JOB_STATUS_SUCCESS:
-		return "passed"
-	case gantryv1.JobStatus_JOB_STATUS_FAILED:
-		return "failed"
-	case gantryv1.JobStatus_JOB_STATUS_CANCELED:
-		return "canceled"
-	case gantryv1.JobStatus_JOB_STATUS_SKIPPED:
-		return "skipped"
-	case gantryv1.JobStatus_JOB_STATUS_LOST:
-		return "lost"
-	case gantryv1.JobStatus_JOB_STATUS_MANUAL:
-		return "manual"
-	case gantryv1.JobStatus_JOB_STATUS_SCHEDULED:
-		return "scheduled"
-	}
-	return "unknown"
-}
+func jobStatusText(s gantryv1.JobStatus) string { return apistatus.JobText(s) }
 
 // jobActive reports whether a runner holds the job's current attempt.
-func jobActive(s gantryv1.JobStatus) bool {
-	return s == gantryv1.JobStatus_JOB_STATUS_LEASED || s == gantryv1.JobStatus_JOB_STATUS_RUNNING
-}
+func jobActive(s gantryv1.JobStatus) bool { return apistatus.JobActive(s) }
 
 func jobEnded(s gantryv1.JobStatus) bool {
 	switch s {
