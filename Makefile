@@ -115,6 +115,7 @@ vet:
 bench: build test-images
 	./deploy/bench/overhead.sh
 	./deploy/bench/dispatch.sh
+	$(GO) run ./deploy/bench/artifacts --bin $(BIN) --executors shell,docker --label '$(VERSION)' --markdown /tmp/gantry-artifacts-bench.md
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./pkg/pipeline ./pkg/ghworkflow
 
 clean:
