@@ -55,7 +55,7 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// MaxSourceBytes bounds a submitted source archive.
 	MaxSourceBytes int64
-	// MaxArtifactBytes bounds one job's artifact archive (0: 1 GiB).
+	// MaxArtifactBytes bounds one job's artifact archive (0: 2 GiB).
 	MaxArtifactBytes int64
 	// ReadyFile, if set, receives the gRPC address once serving (for
 	// scripts and tests that listen on port 0).

@@ -74,7 +74,7 @@ func command() *cobra.Command {
 	f.StringVar(&tokenFile, "registration-token-file", "", "file holding the registration token")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "job lease TTL (default 15s)")
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "runner heartbeat interval (default 5s)")
-	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-size", 1<<30, "largest accepted artifact archive of one job, in bytes")
+	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-size", 2<<30, "largest accepted artifact archive of one job, in bytes (compressed; 2 GiB so that a 1 GiB artifact of incompressible files fits with its archive overhead)")
 	f.DurationVar(&cfg.ArtifactsExpireIn, "artifacts-expire-in", 30*24*time.Hour, "how long artifacts are kept when their job sets no artifacts:expire_in (negative: forever)")
 	f.DurationVar(&cfg.ExpiryInterval, "artifacts-expiry-interval", time.Minute, "how often expired artifacts are looked for and deleted")
 	f.Int64Var(&cfg.MaxSourceBytes, "max-source-bytes", 512<<20, "largest accepted source archive")

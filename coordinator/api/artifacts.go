@@ -17,7 +17,7 @@ import (
 )
 
 // DefaultMaxArtifactBytes bounds one artifact archive (compressed).
-const DefaultMaxArtifactBytes = 1 << 30
+const DefaultMaxArtifactBytes = 2 << 30
 
 // UploadArtifacts stores the artifact archive of a job the calling runner
 // holds; the attempt's epoch fences it like every other job message.
