@@ -181,6 +181,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.MaxRecvMsgSize(4<<20),
 	)
+	opts = append(opts, protocol.BulkServerOptions()...)
 	gs := grpc.NewServer(opts...)
 	gantryv1.RegisterRunnerServiceServer(gs, api.NewRunnerHandler(st, sched, logs, blobs, auth, cfg.MaxArtifactBytes, log.Named("runner-api")).Metered(met))
 	pipelineAPI := api.NewPipelineHandler(st, sched, sub, logs, blobs, log.Named("pipeline-api"))

@@ -99,7 +99,7 @@ func Run(drain, kill context.Context, cfg Config, log *zap.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(cfg.Coordinator, append(protocol.ClientInterceptors(),
+	conn, err := grpc.NewClient(cfg.Coordinator, append(append(protocol.ClientInterceptors(), protocol.BulkDialOptions()...),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithPerRPCCredentials(tokenCreds{cfg: &cfg}),

@@ -54,6 +54,7 @@ func dial(addrs string, timeout time.Duration, token string) (*grpc.ClientConn, 
 		}))
 	}
 	opts = append(opts, protocol.ClientInterceptors()...)
+	opts = append(opts, protocol.BulkDialOptions()...)
 	conn, err := grpc.NewClient(r.Scheme()+":///coordinator", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator %s: %w", addrs, err)
