@@ -145,8 +145,7 @@ func TestCacheAcrossRunners(t *testing.T) {
 	dir, addr, token := t.TempDir(), harness.FreeAddr(t), "e2e-registration-token"
 	harness.Coordinator(t, dir, addr, token)
 	for _, r := range []struct{ name, tag string }{{"runner-a", "builder"}, {"runner-b", "tester"}} {
-		p := harness.Runner(t, dir, r.name, addr, token, "--tags", r.tag)
-		defer p.Stop(30 * time.Second)
+		startDockerRunner(t, dir, r.name, addr, token, "--tags", r.tag)
 	}
 	client := harness.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -57,19 +57,27 @@ func startEnv(t *testing.T, runnerArgs ...string) *env {
 	harness.Docker(t)
 	e := &env{dir: t.TempDir(), addr: harness.FreeAddr(t), token: "e2e-registration-token"}
 	e.coord = harness.Coordinator(t, e.dir, e.addr, e.token)
-	e.runner = harness.Runner(t, e.dir, "runner-1", e.addr, e.token, append([]string{"--concurrency", "3"}, runnerArgs...)...)
-	e.runnerID = harness.RunnerID(t, e.dir, "runner-1", e.runner)
+	e.runner, e.runnerID = startDockerRunner(t, e.dir, "runner-1", e.addr, e.token, append([]string{"--concurrency", "3"}, runnerArgs...)...)
 	e.client = harness.Dial(t, e.addr)
-	t.Cleanup(func() { e.assertNoLeftovers(t) })
 	return e
+}
+
+// startDockerRunner starts a runner and, when the test ends, stops it and
+// checks that it removed every container, network and volume it created.
+func startDockerRunner(t *testing.T, dir, name, addr, token string, args ...string) (*harness.Process, string) {
+	t.Helper()
+	p := harness.Runner(t, dir, name, addr, token, args...)
+	id := harness.RunnerID(t, dir, name, p)
+	t.Cleanup(func() { assertNoLeftovers(t, p, id) })
+	return p, id
 }
 
 // assertNoLeftovers checks, after the runner stopped, that it removed
 // every container, network and volume it created.
-func (e *env) assertNoLeftovers(t *testing.T) {
-	e.runner.Stop(30 * time.Second)
+func assertNoLeftovers(t *testing.T, runner *harness.Process, runnerID string) {
+	runner.Stop(30 * time.Second)
 	cli := harness.Docker(t)
-	left, err := harness.Leftovers(context.Background(), cli, "gantry.runner-id="+e.runnerID)
+	left, err := harness.Leftovers(context.Background(), cli, "gantry.runner-id="+runnerID)
 	if err != nil {
 		t.Fatal(err)
 	}

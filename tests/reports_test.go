@@ -216,8 +216,7 @@ func TestArtifactsExpire(t *testing.T) {
 	harness.Docker(t)
 	dir, addr, token := t.TempDir(), harness.FreeAddr(t), "e2e-registration-token"
 	harness.Coordinator(t, dir, addr, token, "--artifacts-expiry-interval", "200ms", "--admin-token", "admin-s3cret")
-	r := harness.Runner(t, dir, "runner-1", addr, token, "--concurrency", "4")
-	defer r.Stop(30 * time.Second)
+	startDockerRunner(t, dir, "runner-1", addr, token, "--concurrency", "4")
 	client := harness.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

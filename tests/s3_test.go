@@ -49,10 +49,8 @@ func TestS3BlobStoreEndToEnd(t *testing.T) {
 	e.coord = harness.Coordinator(t, e.dir, e.addr, e.token,
 		"--blob-store", "s3://gantry-e2e/ci?insecure=true&path-style=true&endpoint="+srv.Endpoint,
 		"--s3-access-key", srv.AccessKey, "--s3-secret-key-file", secret)
-	e.runner = harness.Runner(t, e.dir, "runner-1", e.addr, e.token)
-	e.runnerID = harness.RunnerID(t, e.dir, "runner-1", e.runner)
+	e.runner, e.runnerID = startDockerRunner(t, e.dir, "runner-1", e.addr, e.token)
 	e.client = harness.Dial(t, e.addr)
-	t.Cleanup(func() { e.assertNoLeftovers(t) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -211,22 +211,9 @@ func testSummary(s *reports.TestSummary, n int, brief bool) *model.TestSummary {
 		}
 		c := model.TestCase{Suite: f.Suite, Class: f.Class, Name: f.Name, Kind: f.Kind, Message: f.Message, Output: f.Output}
 		if brief {
-			c.Message, c.Output = truncate(c.Message, summaryText), truncate(c.Output, summaryText)
+			c.Message, c.Output = reports.Truncate(c.Message, summaryText), reports.Truncate(c.Output, summaryText)
 		}
 		out.Failed = append(out.Failed, c)
 	}
 	return out
 }
-
-// truncate cuts s to at most n bytes, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -139,8 +139,10 @@ func (s *Scheduler) CompleteJob(ctx context.Context, runnerID string, jobID, epo
 		retrying, ended = false, true
 		j.Status, j.FinishedAt = c.Status, now
 		j.FailureReason, j.FailureMessage, j.ExitCode, j.LogSize = c.FailureReason, c.FailureMessage, c.ExitCode, c.LogSize
-		j.Coverage = c.Coverage
-		rs.Run.Summarize(rs.Jobs)
+		if j.Coverage != nil || c.Coverage != nil {
+			j.Coverage = c.Coverage
+			rs.Run.Summarize(rs.Jobs) // the run's mean coverage moves
+		}
 		if j.StartedAt.IsZero() {
 			j.StartedAt = now
 		}

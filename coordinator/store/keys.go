@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"strconv"
 	"strings"
@@ -56,16 +57,9 @@ func (k keys) expiries() string                            { return k.prefix + "
 // expiry names an artifact's expiry entry; the blob key's hash keeps the
 // entries of several attempts of one job apart.
 func (k keys) expiry(at int64, jobID int64, blobKey string) string {
-	return k.expiries() + pad(at) + "/" + pad(jobID) + "-" + strconv.FormatUint(uint64(fnv32(blobKey)), 16)
-}
-
-func fnv32(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
-	}
-	return h
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(blobKey))
+	return k.expiries() + pad(at) + "/" + pad(jobID) + "-" + strconv.FormatUint(uint64(h.Sum32()), 16)
 }
 
 // idFromKey parses the trailing id of a key.

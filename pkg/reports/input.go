@@ -172,8 +172,9 @@ func parseHits(s string) (covered bool, err error) {
 	return covered && len(digits) == len(s), nil
 }
 
-// truncate shortens s to at most n bytes on a UTF-8 boundary, marking the cut.
-func truncate(s string, n int64) string {
+// Truncate shortens s to at most n bytes on a UTF-8 boundary, marking the
+// cut: for the texts of failing cases, bounded wherever they are kept.
+func Truncate(s string, n int64) string {
 	if int64(len(s)) <= n {
 		return s
 	}

@@ -262,7 +262,7 @@ func (p *junitParser) testCase(start xml.StartElement, suite string) (counts, er
 				if f.Message == "" {
 					f.Message, _ = attr(t, "type")
 				}
-				f.Message = truncate(f.Message, p.lim.message)
+				f.Message = Truncate(f.Message, p.lim.message)
 				f.Output = text
 				if f.Kind == KindFailure && failure == nil {
 					failure = &f
@@ -297,7 +297,7 @@ func (p *junitParser) testCase(start xml.StartElement, suite string) (counts, er
 
 func (p *junitParser) keepFailed(f FailedCase, stderr, stdout string) {
 	if strings.TrimSpace(f.Output) == "" {
-		f.Output = truncate(strings.TrimSpace(stderr+"\n"+stdout), p.lim.output)
+		f.Output = Truncate(strings.TrimSpace(stderr+"\n"+stdout), p.lim.output)
 	}
 	p.sum.keep(f, p.lim.failed)
 }
@@ -320,7 +320,7 @@ func (p *junitParser) text(n int64) (string, error) {
 			}
 		case xml.EndElement:
 			if depth == 0 {
-				return truncate(b.String(), n), nil
+				return Truncate(b.String(), n), nil
 			}
 			depth--
 		case xml.CharData:

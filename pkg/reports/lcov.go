@@ -48,7 +48,7 @@ func parseLCOV(r io.Reader, lim limits) (*Coverage, error) {
 		}
 		key, val, ok := strings.Cut(line, ":")
 		if !ok {
-			return nil, fmt.Errorf("lcov: line %d: %q is not KEY:value (not an LCOV file?)", lineNo, truncate(line, 80))
+			return nil, fmt.Errorf("lcov: line %d: %q is not KEY:value (not an LCOV file?)", lineNo, Truncate(line, 80))
 		}
 		if key == "SF" {
 			if inRecord {
@@ -71,7 +71,7 @@ func parseLCOV(r io.Reader, lim limits) (*Coverage, error) {
 		case "DA": // line,count[,checksum]
 			parts := strings.Split(val, ",")
 			if len(parts) < 2 || len(parts) > 3 {
-				return nil, fmt.Errorf("lcov: line %d: DA:%s is not line,count", lineNo, truncate(val, 80))
+				return nil, fmt.Errorf("lcov: line %d: DA:%s is not line,count", lineNo, Truncate(val, 80))
 			}
 			var n int
 			var covered bool

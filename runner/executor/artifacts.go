@@ -624,6 +624,43 @@ func (u *uploadPipe) finish(cause error) (started bool, err error) {
 	return true, <-u.done
 }
 
+// streamed is what streamCollection did.
+type streamed struct {
+	started bool  // an entry was selected, so the upload ran
+	bytes   int64 // compressed bytes streamed
+	// collectErr failed the collection (or the size limit, a
+	// *limitError); uploadErr the upload. broken is set when a write
+	// failed because the upload stopped reading.
+	collectErr, uploadErr error
+	broken                bool
+}
+
+// streamCollection collects what spec selects into a gzip-compressed tar
+// streamed to upload as it is written (never held whole; the upload
+// starts with the first entry, so nothing selected uploads nothing),
+// bounded by max compressed bytes (0: no limit), and logs what each path
+// matched. prepare, if set, tunes the collector first. Artifacts, reports
+// and caches all go this way.
+func streamCollection(ctx context.Context, spec *Artifacts, workdir string, log io.Writer, max int64,
+	upload func(context.Context, io.Reader) error,
+	collect func(ctx context.Context, c *ArtifactCollector) error, prepare func(*ArtifactCollector)) streamed {
+	up := &uploadPipe{ctx: ctx, upload: upload}
+	limited := &limitWriter{w: up, max: max}
+	c := newArtifactCollector(spec, workdir, limited, log)
+	if prepare != nil {
+		prepare(c)
+	}
+	err := collect(ctx, c)
+	if err == nil && c.entries > 0 {
+		err = c.close()
+	}
+	started, uploadErr := up.finish(err)
+	if err == nil {
+		c.report()
+	}
+	return streamed{started: started, bytes: limited.n, collectErr: err, uploadErr: uploadErr, broken: up.broken}
+}
+
 // UploadJobArtifacts uploads the artifacts of a job that ended with res,
 // if its Artifacts want them for that outcome, and returns the job's
 // result: res, or a failure when the artifacts could not be collected or
@@ -655,34 +692,23 @@ func UploadJobArtifacts(ctx context.Context, job *Job, res Result, workdir strin
 		return artifactFailure(log, res, "uploading artifacts: this runner has no way to upload them")
 	}
 
-	up := &uploadPipe{ctx: ctx, upload: job.UploadArtifacts}
-	limited := &limitWriter{w: up, max: job.MaxArtifactBytes}
-	c := newArtifactCollector(job.Artifacts, workdir, limited, log)
-	collectErr := collect(ctx, c)
-	if collectErr == nil && c.entries > 0 {
-		collectErr = c.close()
-	}
-	started, uploadErr := up.finish(collectErr)
-	if collectErr == nil {
-		c.report()
-	}
-
+	st := streamCollection(ctx, job.Artifacts, workdir, log, job.MaxArtifactBytes, job.UploadArtifacts, collect, nil)
 	var limit *limitError
 	var msg string
 	switch {
-	case errors.As(collectErr, &limit):
+	case errors.As(st.collectErr, &limit):
 		msg = "uploading artifacts: " + limit.Error()
-	case collectErr != nil && !up.broken:
-		msg = fmt.Sprintf("collecting artifacts: %v", collectErr)
-	case uploadErr != nil:
-		msg = fmt.Sprintf("uploading artifacts: %v", uploadErr)
-	case collectErr != nil:
-		msg = fmt.Sprintf("uploading artifacts: %v", collectErr)
-	case !started:
+	case st.collectErr != nil && !st.broken:
+		msg = fmt.Sprintf("collecting artifacts: %v", st.collectErr)
+	case st.uploadErr != nil:
+		msg = fmt.Sprintf("uploading artifacts: %v", st.uploadErr)
+	case st.collectErr != nil:
+		msg = fmt.Sprintf("uploading artifacts: %v", st.collectErr)
+	case !st.started:
 		fmt.Fprintln(log, "ERROR: No files to upload")
 		return res
 	default:
-		fmt.Fprintf(log, "Uploading artifacts as \"archive\" to coordinator... %s OK\n", formatBytes(limited.n))
+		fmt.Fprintf(log, "Uploading artifacts as \"archive\" to coordinator... %s OK\n", formatBytes(st.bytes))
 		return res
 	}
 	if ctx.Err() != nil {

@@ -110,26 +110,17 @@ func SaveCaches(ctx context.Context, job *Job, res Result, workdir string, log i
 			fmt.Fprintln(log, "WARNING: this runner cannot upload caches")
 			return
 		}
-		up := &uploadPipe{ctx: ctx, upload: func(ctx context.Context, r io.Reader) error { return job.UploadCache(ctx, key, r) }}
-		limited := &limitWriter{w: up, max: job.MaxArtifactBytes}
-		coll := newArtifactCollector(&Artifacts{Paths: c.Paths, Untracked: c.Untracked}, workdir, limited, log)
-		err := collect(ctx, coll)
-		if err == nil && coll.entries > 0 {
-			err = coll.close()
-		}
-		started, uploadErr := up.finish(err)
-		if err == nil {
-			coll.report()
-		}
+		upload := func(ctx context.Context, r io.Reader) error { return job.UploadCache(ctx, key, r) }
+		st := streamCollection(ctx, &Artifacts{Paths: c.Paths, Untracked: c.Untracked}, workdir, log, job.MaxArtifactBytes, upload, collect, nil)
 		switch {
-		case err != nil:
-			fmt.Fprintf(log, "WARNING: Failed to create cache %s: %v\n", key, err)
-		case uploadErr != nil:
-			fmt.Fprintf(log, "WARNING: Failed to upload cache %s: %v\n", key, uploadErr)
-		case !started:
+		case st.collectErr != nil:
+			fmt.Fprintf(log, "WARNING: Failed to create cache %s: %v\n", key, st.collectErr)
+		case st.uploadErr != nil:
+			fmt.Fprintf(log, "WARNING: Failed to upload cache %s: %v\n", key, st.uploadErr)
+		case !st.started:
 			fmt.Fprintf(log, "WARNING: cache %s: no matching files; nothing saved\n", key)
 		default:
-			fmt.Fprintf(log, "Created cache %s (%s)\n", key, formatBytes(limited.n))
+			fmt.Fprintf(log, "Created cache %s (%s)\n", key, formatBytes(st.bytes))
 		}
 	}
 }

@@ -48,43 +48,36 @@ func UploadJobReports(ctx context.Context, job *Job, res Result, workdir string,
 		}
 	}
 	var said []string
-	up := &uploadPipe{ctx: ctx, upload: func(ctx context.Context, r io.Reader) error {
+	upload := func(ctx context.Context, r io.Reader) error {
 		var err error
 		said, err = job.UploadReports(ctx, r)
 		return err
-	}}
-	limited := &limitWriter{w: up, max: job.MaxArtifactBytes}
-	c := newArtifactCollector(spec, workdir, limited, log)
+	}
 	// Only regular files are read as reports; each is named after the
 	// report its first matching path belongs to.
-	c.rename = func(name string, hits []bool) string {
-		for i, hit := range hits {
-			if hit {
-				return ReportEntryName(owner[i], name)
+	name := func(c *ArtifactCollector) {
+		c.rename = func(name string, hits []bool) string {
+			for i, hit := range hits {
+				if hit {
+					return ReportEntryName(owner[i], name)
+				}
 			}
+			return ""
 		}
-		return ""
 	}
-	err := collect(ctx, c)
-	if err == nil && c.entries > 0 {
-		err = c.close()
-	}
-	started, uploadErr := up.finish(err)
-	if err == nil {
-		c.report()
-	}
+	st := streamCollection(ctx, spec, workdir, log, job.MaxArtifactBytes, upload, collect, name)
 	var limit *limitError
 	switch {
-	case errors.As(err, &limit):
+	case errors.As(st.collectErr, &limit):
 		fmt.Fprintf(log, "WARNING: reports not uploaded: %v\n", limit)
-	case err != nil:
-		fmt.Fprintf(log, "WARNING: collecting reports: %v\n", err)
-	case uploadErr != nil:
-		fmt.Fprintf(log, "WARNING: uploading reports: %v\n", uploadErr)
-	case !started:
+	case st.collectErr != nil:
+		fmt.Fprintf(log, "WARNING: collecting reports: %v\n", st.collectErr)
+	case st.uploadErr != nil:
+		fmt.Fprintf(log, "WARNING: uploading reports: %v\n", st.uploadErr)
+	case !st.started:
 		fmt.Fprintln(log, "WARNING: no report files to upload")
 	default:
-		fmt.Fprintf(log, "Uploading reports to coordinator... %s OK\n", formatBytes(limited.n))
+		fmt.Fprintf(log, "Uploading reports to coordinator... %s OK\n", formatBytes(st.bytes))
 		for _, line := range said {
 			fmt.Fprintln(log, line)
 		}
